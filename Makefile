@@ -1,0 +1,23 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Each creates the venv on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv demo test bench types
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) -m sidecar.demo
+
+test: venv
+	$(PY) -m pytest
+
+bench: venv
+	$(PY) -m bench

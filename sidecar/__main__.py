@@ -1,0 +1,46 @@
+"""`sweatshop-sidecar` / `python -m sidecar`: parse flags, take fd 1 for the protocol, serve stdio."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import anyio
+
+from sidecar.framing import Framing
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("SWEATSHOP_HOME") or Path.home() / ".sweatshop")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="sweatshop-sidecar", description=__doc__)
+    parser.add_argument("--home", type=Path, default=None, help="state directory (default $SWEATSHOP_HOME or ~/.sweatshop)")
+    parser.add_argument("--framing", choices=[f.value for f in Framing], default=Framing.NDJSON.value)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+async def _serve(home: Path, framing: Framing) -> None:
+    from sidecar import app
+    from sidecar.stdio import FdReceiveStream, FdSendStream, claim_stdout
+
+    wire = claim_stdout()
+    await app.run(home, framing, FdReceiveStream(0), FdSendStream(wire))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    home = (args.home or default_home()).expanduser().resolve()
+    anyio.run(_serve, home, Framing(args.framing), backend="asyncio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""`org:*` channels: the scratch-org pool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from pydantic import StrictBool, StrictStr
+
+from sidecar.errors import ErrorCode as E
+from sidecar.pool.models import ChangeReason, DiscoveryReport, PoolStatus, ScratchOrg, SkippedOrg
+from sidecar.pool.service import PoolChange, PoolService
+from sidecar.rpc import NoParams, NotificationSpec, rpc_method
+from sidecar.wiremodel import WireModel
+
+Notify = Callable[[str, WireModel], Awaitable[None]]
+
+
+class AgentParams(WireModel):
+    agent_id: StrictStr
+
+
+class RegisterOptions(WireModel):
+    expires_at: datetime | None = None
+    login_url: StrictStr | None = None
+
+
+class RegisterParams(WireModel):
+    alias: StrictStr
+    options: RegisterOptions | None = None
+
+
+class ReleaseParams(WireModel):
+    org_id: StrictStr
+    agent_id: StrictStr | None = None
+
+
+class RemoveOptions(WireModel):
+    force: StrictBool = False
+
+
+class RemoveParams(WireModel):
+    org_id: StrictStr
+    options: RemoveOptions | None = None
+
+
+class CheckAccessParams(WireModel):
+    agent_id: StrictStr
+    target: StrictStr
+
+
+class OrgChanged(WireModel):
+    reason: ChangeReason
+    org: ScratchOrg
+    status: PoolStatus
+    agent_id: str | None = None
+
+
+class OrgDiscovery(WireModel):
+    registered: list[str]
+    updated: list[str]
+    skipped: list[SkippedOrg]
+
+
+NOTIFICATIONS = [
+    NotificationSpec("org:changed", OrgChanged, "After every committed change to the pool."),
+    NotificationSpec("org:discovery", OrgDiscovery, "After each discovery: what was added, updated and left out, and why."),
+]
+
+
+class OrgHandlers:
+    def __init__(self, pool: PoolService, notify: Notify) -> None:
+        self._pool = pool
+        self._notify = notify
+        pool.subscribe(self._on_change)
+
+    async def _on_change(self, change: PoolChange) -> None:
+        status = await self._pool.status()
+        await self._notify(
+            "org:changed", OrgChanged(reason=change.reason, org=change.org, status=status, agent_id=change.agent_id)
+        )
+
+    @rpc_method("org:list", result=list[ScratchOrg])
+    async def list_orgs(self, params: NoParams) -> list[ScratchOrg]:
+        """Every org in the pool, oldest first."""
+        return await self._pool.list()
+
+    @rpc_method("org:status", result=PoolStatus)
+    async def status(self, params: NoParams) -> PoolStatus:
+        """Counts and the indicator the pool badge shows."""
+        return await self._pool.status()
+
+    @rpc_method("org:claim", result=ScratchOrg | None, errors=[E.INVALID_PARAMS])
+    async def claim(self, params: AgentParams) -> ScratchOrg | None:
+        """Lease an available org to the agent (its current org if it holds one); null when none is available."""
+        return await self._pool.claim(params.agent_id)
+
+    @rpc_method("org:release", result=None, errors=[E.NOT_FOUND, E.ACCESS_DENIED])
+    async def release(self, params: ReleaseParams) -> None:
+        """Return a leased org to the pool; with agentId, only the owning agent may."""
+        await self._pool.release(params.org_id, params.agent_id)
+
+    @rpc_method("org:discover", result=list[ScratchOrg], errors=[E.SF_UNAVAILABLE, E.SF_FAILED])
+    async def discover(self, params: NoParams) -> list[ScratchOrg]:
+        """Reconcile the pool with `sf org list --json`; the whole pool afterwards."""
+        report: DiscoveryReport = await self._pool.discover()
+        await self._notify("org:discovery", OrgDiscovery(**report.model_dump()))
+        return await self._pool.list()
+
+    @rpc_method(
+        "org:register", result=ScratchOrg, errors=[E.INVALID_PARAMS, E.ALREADY_EXISTS, E.CAPACITY_REACHED]
+    )
+    async def register(self, params: RegisterParams) -> ScratchOrg:
+        """Add an org by alias (available at once); it expires after defaultDurationDays unless expiresAt is given."""
+        options = params.options or RegisterOptions()
+        return await self._pool.register(params.alias, expires_at=options.expires_at, login_url=options.login_url)
+
+    @rpc_method("org:remove", result=None, errors=[E.NOT_FOUND, E.ORG_LEASED])
+    async def remove(self, params: RemoveParams) -> None:
+        """Take an org out of the pool (the Salesforce org itself is left alone); a leased one needs force."""
+        await self._pool.remove(params.org_id, force=(params.options or RemoveOptions()).force)
+
+    @rpc_method("org:refresh", result=PoolStatus)
+    async def refresh(self, params: NoParams) -> PoolStatus:
+        """Mark expired orgs now (leases included), then report the status."""
+        await self._pool.expire_due()
+        return await self._pool.status()
+
+    @rpc_method("org:lease", result=ScratchOrg | None, errors=[E.INVALID_PARAMS])
+    async def lease(self, params: AgentParams) -> ScratchOrg | None:
+        """The org the agent holds, or null."""
+        return await self._pool.lease_of(params.agent_id)
+
+    @rpc_method("org:checkAccess", result=ScratchOrg, errors=[E.ACCESS_DENIED, E.INVALID_PARAMS])
+    async def check_access(self, params: CheckAccessParams) -> ScratchOrg:
+        """The agent's org when target names it (alias, username, pool id or Salesforce id); else ACCESS_DENIED."""
+        return await self._pool.check_access(params.agent_id, params.target)

@@ -1,0 +1,70 @@
+"""`sidecar:*` channels: what the Electron side needs to trust and diagnose the process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sidecar import PROTOCOL_VERSION, __version__
+from sidecar.db import Database
+from sidecar.errors import SfUnavailable
+from sidecar.rpc import NoParams, rpc_method
+from sidecar.settings import SettingsStore
+from sidecar.wiremodel import WireModel
+
+
+class DatabaseInfo(WireModel):
+    path: str
+    schema_version: int
+
+
+class SfInfo(WireModel):
+    path: str | None
+    error: str | None = None
+
+
+class SettingsIssue(WireModel):
+    key: str
+    reason: str
+
+
+class SettingsInfo(WireModel):
+    path: str
+    errors: list[SettingsIssue]
+
+
+class Health(WireModel):
+    version: str
+    protocol_version: str
+    home: str
+    database: DatabaseInfo
+    sf: SfInfo
+    settings: SettingsInfo
+
+
+class SystemHandlers:
+    def __init__(self, home: Path, db: Database, settings: SettingsStore, sf_path: Callable[[], Path]) -> None:
+        self._home = home
+        self._db = db
+        self._settings = settings
+        self._sf_path = sf_path
+
+    @rpc_method("sidecar:health", result=Health)
+    async def health(self, params: NoParams) -> Health:
+        """Version, paths, the `sf` in use and every settings problem, for the app's diagnostics page."""
+        try:
+            sf = SfInfo(path=str(self._sf_path()))
+        except SfUnavailable as exc:
+            sf = SfInfo(path=None, error=exc.message)
+        current = self._settings.current
+        return Health(
+            version=__version__,
+            protocol_version=PROTOCOL_VERSION,
+            home=str(self._home),
+            database=DatabaseInfo(path=str(self._db.path), schema_version=await self._db.schema_version()),
+            sf=sf,
+            settings=SettingsInfo(
+                path=str(self._settings.path),
+                errors=[SettingsIssue(key=e.key, reason=e.reason) for e in current.errors],
+            ),
+        )

@@ -1,0 +1,107 @@
+"""The pool's data shapes; `ScratchOrg` and `PoolStatus` are also the wire shapes (camelCase)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from sidecar.wiremodel import WireModel
+
+ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,79}$")
+
+
+class OrgStatus(StrEnum):
+    AVAILABLE = "available"
+    LEASED = "leased"
+    EXPIRED = "expired"
+
+
+class OrgSource(StrEnum):
+    MANUAL = "manual"
+    DISCOVERED = "discovered"
+    PROVISIONED = "provisioned"
+
+
+class ChangeReason(StrEnum):
+    REGISTERED = "registered"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+    DISCOVERED = "discovered"
+
+
+class ScratchOrg(WireModel):
+    id: str
+    alias: str
+    username: str | None = None
+    sf_org_id: str | None = None
+    instance_url: str | None = None
+    login_url: str | None = None
+    status: OrgStatus
+    assigned_agent_id: str | None = None
+    leased_at: datetime | None = None
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+    source: OrgSource
+
+    def matches(self, target: str) -> bool:
+        """An agent may name its org by any of the four identities a person or the CLI uses."""
+        return target in {self.id, self.alias, self.username, self.sf_org_id}
+
+
+class Indicator(WireModel):
+    label: str
+    level: str
+
+
+class PoolStatus(WireModel):
+    total: int
+    available: int
+    leased: int
+    expired: int
+    max_orgs: int
+    indicator: Indicator
+
+    @classmethod
+    def build(cls, total: int, available: int, leased: int, expired: int, max_orgs: int) -> PoolStatus:
+        if available == 0:
+            level = "red"
+        elif available <= max(1, math.ceil(max_orgs / 4)):
+            level = "yellow"
+        else:
+            level = "green"
+        return cls(
+            total=total,
+            available=available,
+            leased=leased,
+            expired=expired,
+            max_orgs=max_orgs,
+            indicator=Indicator(label=f"Orgs: {available}/{max_orgs} available", level=level),
+        )
+
+
+class DiscoveredOrg(WireModel):
+    """One scratch org as `sf org list --json` reports it, reduced to what the pool keeps."""
+
+    alias: str | None = None
+    username: str
+    sf_org_id: str | None = None
+    instance_url: str | None = None
+    login_url: str | None = None
+    expires_at: datetime | None = None
+    active: bool = True
+    cli_status: str | None = None
+
+
+class SkippedOrg(WireModel):
+    alias: str
+    reason: str
+
+
+class DiscoveryReport(WireModel):
+    registered: list[str]
+    updated: list[str]
+    skipped: list[SkippedOrg]

@@ -1,0 +1,393 @@
+"""Every rule of the pool, in one place: leases, capacity, expiry, access, discovery.
+
+Modelled on Boskos' ranch: the rules live in one domain module over a narrow store, the clock is injected so expiry
+is tested without sleeping, and every change is announced to listeners only after its transaction commits (a
+listener never hears of a change that was rolled back).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sidecar.db import Database
+from sidecar.errors import (
+    AccessDenied,
+    AlreadyExists,
+    CapacityReached,
+    InvalidParams,
+    NotFound,
+    OrgLeased,
+)
+from sidecar.pool import store
+from sidecar.pool.discovery import parse_org_list
+from sidecar.pool.models import (
+    ALIAS_PATTERN,
+    ChangeReason,
+    DiscoveryReport,
+    OrgSource,
+    OrgStatus,
+    PoolStatus,
+    ScratchOrg,
+    SkippedOrg,
+)
+from sidecar.timeutil import Clock, to_db, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_AGENT_ID_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """What the pool may do right now: settings, narrowed by the signed-in person's entitlements."""
+
+    max_orgs: int = 4
+    default_duration_days: int = 7
+    max_duration_days: int | None = None
+    min_remaining_hours: float = 4.0
+
+    def duration_days(self, wanted: int | None = None) -> int:
+        days = wanted or self.default_duration_days
+        return min(days, self.max_duration_days) if self.max_duration_days else days
+
+
+@dataclass(frozen=True)
+class PoolChange:
+    reason: ChangeReason
+    org: ScratchOrg
+    # The agent the change concerns: the claimer, the releaser, or the owner whose lease just ended.
+    agent_id: str | None = None
+
+
+ChangeListener = Callable[[PoolChange], Awaitable[None]]
+CliOrgLister = Callable[[], Awaitable[Any]]
+
+
+def check_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias):
+        raise InvalidParams(
+            f"alias {alias!r} is not allowed: use 1-80 letters, digits, '_', '.', '@' or '-', not starting with '-' or '.'",
+            param="alias",
+        )
+    return alias
+
+
+def check_agent_id(agent_id: Any) -> str:
+    if (
+        not isinstance(agent_id, str)
+        or not agent_id.strip()
+        or len(agent_id) > MAX_AGENT_ID_LENGTH
+        or not agent_id.isprintable()
+    ):
+        raise InvalidParams(
+            f"agentId must be a non-empty printable string of at most {MAX_AGENT_ID_LENGTH} characters",
+            param="agentId",
+        )
+    return agent_id
+
+
+class PoolService:
+    def __init__(
+        self,
+        db: Database,
+        limits: Callable[[], PoolLimits],
+        list_cli_orgs: CliOrgLister | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._db = db
+        self._limits = limits
+        self._list_cli_orgs = list_cli_orgs
+        self._clock = clock
+        self._listeners: list[ChangeListener] = []
+
+    # -- events -------------------------------------------------------------------------------------------------
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    async def _announce(self, changes: list[PoolChange]) -> None:
+        for change in changes:
+            for listener in self._listeners:
+                try:
+                    await listener(change)
+                except Exception:  # a broken listener must not undo or hide a committed change
+                    log.exception("pool listener failed on %s", change.reason)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> PoolLimits:
+        return self._limits()
+
+    async def list(self) -> list[ScratchOrg]:
+        return await store.list_orgs(self._db.reader)
+
+    async def get(self, org_id: str) -> ScratchOrg:
+        org = await store.get(self._db.reader, org_id)
+        if org is None:
+            raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+        return org
+
+    async def status(self) -> PoolStatus:
+        counts = await store.status_counts(self._db.reader, to_db(self._clock()))
+        return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
+
+    async def lease_of(self, agent_id: str) -> ScratchOrg | None:
+        check_agent_id(agent_id)
+        org = await store.lease_of(self._db.reader, agent_id)
+        if org is not None and org.expires_at is not None and org.expires_at <= self._clock():
+            return None
+        return org
+
+    async def check_access(self, agent_id: str, target: str) -> ScratchOrg:
+        """The agent's own org if `target` names it; every other answer is ACCESS_DENIED (no lease, no sharing)."""
+        check_agent_id(agent_id)
+        if not isinstance(target, str) or not target:
+            raise InvalidParams("target must name an org (alias, username, pool id or Salesforce org id)", param="target")
+        org = await store.lease_of(self._db.reader, agent_id)
+        if org is None:
+            raise AccessDenied(f"agent {agent_id!r} holds no org: claim one first", agentId=agent_id, target=target)
+        if org.expires_at is not None and org.expires_at <= self._clock():
+            raise AccessDenied(f"the org leased to agent {agent_id!r} has expired", agentId=agent_id, target=target)
+        if not org.matches(target):
+            raise AccessDenied(
+                f"agent {agent_id!r} may use only its own org {org.alias!r}, not {target!r}",
+                agentId=agent_id,
+                target=target,
+            )
+        return org
+
+    # -- writes -------------------------------------------------------------------------------------------------
+
+    async def register(
+        self,
+        alias: str,
+        *,
+        expires_at: datetime | None = None,
+        login_url: str | None = None,
+        username: str | None = None,
+        sf_org_id: str | None = None,
+        instance_url: str | None = None,
+        source: OrgSource = OrgSource.MANUAL,
+        lease_to: str | None = None,
+    ) -> ScratchOrg:
+        """Add an org; with `lease_to`, lease it in the same transaction so no other agent can claim it first."""
+        check_alias(alias)
+        if lease_to is not None:
+            check_agent_id(lease_to)
+        now = self._clock()
+        limits = self.limits
+        if expires_at is None:
+            expires_at = now + timedelta(days=limits.duration_days())
+        elif expires_at.tzinfo is None:
+            raise InvalidParams("expiresAt must carry a time zone (for example 2026-12-01T00:00:00Z)", param="expiresAt")
+        elif expires_at <= now:
+            raise InvalidParams(f"expiresAt {expires_at.isoformat()} is in the past", param="expiresAt")
+        values = {
+            "id": new_org_id(),
+            "alias": alias,
+            "username": username,
+            "sf_org_id": sf_org_id,
+            "instance_url": instance_url,
+            "login_url": login_url,
+            "status": OrgStatus.LEASED.value if lease_to else OrgStatus.AVAILABLE.value,
+            "assigned_agent_id": lease_to,
+            "leased_at": to_db(now) if lease_to else None,
+            "expires_at": to_db(expires_at),
+            "created_at": to_db(now),
+            "source": source.value,
+        }
+        try:
+            async with self._db.transaction() as conn:
+                if lease_to is not None and await store.lease_of(conn, lease_to) is not None:
+                    raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
+                org = await store.insert_within_capacity(conn, values, limits.max_orgs)
+        except sqlite3.IntegrityError as exc:
+            raise self._conflict(exc, alias, username, sf_org_id) from None
+        if org is None:
+            raise CapacityReached(
+                f"the pool is full: {limits.max_orgs} orgs are available or leased (maxOrgs); remove or release one first",
+                maxOrgs=limits.max_orgs,
+            )
+        changes = [PoolChange(ChangeReason.REGISTERED, org)]
+        if lease_to:
+            changes.append(PoolChange(ChangeReason.CLAIMED, org, lease_to))
+        await self._announce(changes)
+        return org
+
+    @staticmethod
+    def _conflict(exc: sqlite3.IntegrityError, alias: str, username: str | None, sf_org_id: str | None) -> AlreadyExists:
+        text = str(exc)
+        if "username" in text:
+            return AlreadyExists(f"an org with username {username!r} is already in the pool", username=username)
+        if "sf_org_id" in text:
+            return AlreadyExists(f"an org with Salesforce id {sf_org_id!r} is already in the pool", sfOrgId=sf_org_id)
+        return AlreadyExists(f"an org with alias {alias!r} is already in the pool", alias=alias)
+
+    async def claim(self, agent_id: str) -> ScratchOrg | None:
+        """Lease the org that expires first among those with enough time left; the agent's own org if it has one."""
+        check_agent_id(agent_id)
+        now = self._clock()
+        not_before = now + timedelta(hours=self.limits.min_remaining_hours)
+        async with self._db.transaction() as conn:
+            changes = await self._expire_due(conn, now)
+            org = await store.lease_of(conn, agent_id)
+            if org is None:
+                org = await store.lease_next(conn, agent_id, to_db(now), to_db(not_before))
+                if org is not None:
+                    changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
+        await self._announce(changes)
+        return org
+
+    async def lease_named(self, org_id: str, agent_id: str) -> ScratchOrg | None:
+        """Lease one particular available org (the provisioning queue hands a freed org to its head)."""
+        check_agent_id(agent_id)
+        now = self._clock()
+        async with self._db.transaction() as conn:
+            if await store.lease_of(conn, agent_id) is not None:
+                return None
+            org = await store.lease(conn, org_id, agent_id, to_db(now))
+        if org is not None:
+            await self._announce([PoolChange(ChangeReason.CLAIMED, org, agent_id)])
+        return org
+
+    async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
+        """Free a leased org; with `agent_id`, only its owner may (a late agent must not free a re-leased org)."""
+        if agent_id is not None:
+            check_agent_id(agent_id)
+        async with self._db.transaction() as conn:
+            org = await store.get(conn, org_id)
+            if org is None:
+                raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+            if agent_id is not None and org.assigned_agent_id != agent_id:
+                raise AccessDenied(
+                    f"org {org.alias!r} is not leased to agent {agent_id!r}", orgId=org_id, agentId=agent_id
+                )
+            owner = org.assigned_agent_id
+            released = await store.release(conn, org_id)
+        if released is None:
+            return None
+        await self._announce([PoolChange(ChangeReason.RELEASED, released, owner)])
+        return released
+
+    async def release_agent(self, agent_id: str) -> str | None:
+        """Release whatever the agent holds (it finished or was stopped); the freed org's pool id, or None."""
+        check_agent_id(agent_id)
+        async with self._db.transaction() as conn:
+            org = await store.lease_of(conn, agent_id)
+            released = await store.release(conn, org.id) if org else None
+        if released is None:
+            return None
+        await self._announce([PoolChange(ChangeReason.RELEASED, released, agent_id)])
+        return released.id
+
+    async def remove(self, org_id: str, force: bool = False) -> ScratchOrg:
+        async with self._db.transaction() as conn:
+            org = await store.get(conn, org_id)
+            if org is None:
+                raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+            if org.status is OrgStatus.LEASED and not force:
+                raise OrgLeased(
+                    f"org {org.alias!r} is leased to agent {org.assigned_agent_id!r}; release it or pass force: true",
+                    orgId=org_id,
+                    agentId=org.assigned_agent_id,
+                )
+            removed = await store.delete(conn, org_id)
+        assert removed is not None
+        await self._announce([PoolChange(ChangeReason.REMOVED, removed, org.assigned_agent_id)])
+        return removed
+
+    async def expire_due(self) -> list[ScratchOrg]:
+        """Mark every org past its expiry, ending leases too; the refresh timer and `org:refresh` call this."""
+        async with self._db.transaction() as conn:
+            changes = await self._expire_due(conn, self._clock())
+        await self._announce(changes)
+        return [c.org for c in changes]
+
+    async def _expire_due(self, conn: Any, now: datetime) -> list[PoolChange]:
+        changes = []
+        for org in await store.due_for_expiry(conn, to_db(now)):
+            expired = await store.mark_expired(conn, org.id)
+            if expired is not None:
+                changes.append(PoolChange(ChangeReason.EXPIRED, expired, org.assigned_agent_id))
+        return changes
+
+    async def discover(self) -> DiscoveryReport:
+        """Reconcile the pool with the CLI's authorized scratch orgs; the CLI runs outside any transaction."""
+        if self._list_cli_orgs is None:
+            raise RuntimeError("discovery needs a CLI org lister")
+        found = parse_org_list(await self._list_cli_orgs())
+        now = self._clock()
+        limits = self.limits
+        report = DiscoveryReport(registered=[], updated=[], skipped=[])
+        changes: list[PoolChange] = []
+        async with self._db.transaction() as conn:
+            for cli in found:
+                alias = cli.alias or cli.username
+                expires_at = cli.expires_at or now + timedelta(days=limits.duration_days())
+                dead = not cli.active or expires_at <= now
+                known = await store.find_identity(conn, cli.username, cli.sf_org_id, alias)
+                if known is not None:
+                    details = {
+                        "username": cli.username,
+                        "sf_org_id": cli.sf_org_id or known.sf_org_id,
+                        "instance_url": cli.instance_url or known.instance_url,
+                        "login_url": cli.login_url or known.login_url,
+                        "expires_at": to_db(expires_at),
+                    }
+                    updated = await store.update_details(conn, known.id, details)
+                    assert updated is not None
+                    if dead and updated.status is not OrgStatus.EXPIRED:
+                        updated = await store.mark_expired(conn, known.id)
+                        assert updated is not None
+                        changes.append(PoolChange(ChangeReason.EXPIRED, updated, known.assigned_agent_id))
+                    elif updated != known:
+                        changes.append(PoolChange(ChangeReason.DISCOVERED, updated))
+                    if updated != known:
+                        report.updated.append(updated.alias)
+                    continue
+                if dead:
+                    why = "expired" if expires_at <= now else f"status {cli.cli_status or 'not Active'}"
+                    report.skipped.append(SkippedOrg(alias=alias, reason=f"{why}: not added to the pool"))
+                    continue
+                if not ALIAS_PATTERN.fullmatch(alias):
+                    report.skipped.append(SkippedOrg(alias=alias, reason="alias has characters the pool does not allow"))
+                    continue
+                # Checked first, not caught: on PostgreSQL a failed INSERT would abort the whole transaction.
+                if await store.alias_taken(conn, alias):
+                    report.skipped.append(SkippedOrg(alias=alias, reason="another pool org already uses this alias"))
+                    continue
+                values = {
+                    "id": new_org_id(),
+                    "alias": alias,
+                    "username": cli.username,
+                    "sf_org_id": cli.sf_org_id,
+                    "instance_url": cli.instance_url,
+                    "login_url": cli.login_url,
+                    "status": OrgStatus.AVAILABLE.value,
+                    "assigned_agent_id": None,
+                    "leased_at": None,
+                    "expires_at": to_db(expires_at),
+                    "created_at": to_db(now),
+                    "source": OrgSource.DISCOVERED.value,
+                }
+                org = await store.insert_within_capacity(conn, values, limits.max_orgs)
+                if org is None:
+                    report.skipped.append(
+                        SkippedOrg(alias=alias, reason=f"capacity reached (maxOrgs={limits.max_orgs})")
+                    )
+                    continue
+                report.registered.append(org.alias)
+                changes.append(PoolChange(ChangeReason.DISCOVERED, org))
+        await self._announce(changes)
+        return report
+
+
+def new_org_id() -> str:
+    return "org_" + uuid.uuid4().hex[:20]
