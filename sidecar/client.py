@@ -1,0 +1,189 @@
+"""A Python client that spawns the sidecar over real pipes and talks JSON-RPC to it, as Electron's main process does.
+
+The demo, the benchmarks and every behaviour test use it: a real process, a real SQLite file under `home`, real
+framing. Waits are bounded (`fail_after`), so a hung sidecar fails a caller instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import Process
+
+from sidecar.framing import Framing, encode_frame, read_frames
+
+Message = dict[str, Any]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error response; `.code` is the numeric code, `.data` carries `data.code` and details."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error.get('code')}: {error.get('message')}")
+        self.code: int = error.get("code")
+        self.message: str = error.get("message", "")
+        self.data: Any = error.get("data")
+
+    @property
+    def kind(self) -> str | None:
+        return self.data.get("code") if isinstance(self.data, dict) else None
+
+
+class SidecarProcess:
+    def __init__(
+        self, process: Process, home: Path, framing: Framing, on_message: Callable[[str, Any], None] | None = None
+    ) -> None:
+        self.process = process
+        # Called with ("sent" | "received", message) for every frame: the demo prints the conversation with it.
+        self.on_message = on_message
+        self.home = home
+        self.framing = framing
+        self.messages: list[Any] = []  # every frame received, parsed, in order
+        self._arrived = anyio.Event()
+        self._next_id = 1_000_000  # far from the small ids tests put in raw frames
+        self.stdout_closed = anyio.Event()
+        self.undecodable: list[bytes] = []
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def notifications(self) -> list[Message]:
+        return [m for m in self.messages if isinstance(m, dict) and "method" in m and "id" not in m]
+
+    def stderr_text(self) -> str:
+        return (self.home / "stderr.log").read_text(encoding="utf-8", errors="replace")
+
+    @classmethod
+    @asynccontextmanager
+    async def start(
+        cls,
+        home: Path,
+        settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        framing: str = "ndjson",
+        extra_args: list[str] | None = None,
+        on_message: Callable[[str, Any], None] | None = None,
+    ) -> AsyncIterator[SidecarProcess]:
+        home.mkdir(parents=True, exist_ok=True)
+        if settings is not None:
+            (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+        argv = [sys.executable, "-m", "sidecar", "--home", str(home), "--framing", framing, *(extra_args or [])]
+        with open(home / "stderr.log", "ab") as stderr:
+            process = await anyio.open_process(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={**os.environ, **(env or {})},
+            )
+        sidecar = cls(process, home, Framing(framing), on_message)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sidecar._read_loop)
+            try:
+                yield sidecar
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await sidecar.close()
+                tg.cancel_scope.cancel()
+
+    async def _read_loop(self) -> None:
+        assert self.process.stdout is not None
+        async for frame in read_frames(self.framing, self.process.stdout):
+            if not isinstance(frame, bytes):
+                self.undecodable.append(repr(frame).encode())
+                continue
+            try:
+                message = json.loads(frame)
+            except ValueError:
+                self.undecodable.append(frame)
+                continue
+            self.messages.append(message)
+            if self.on_message is not None:
+                self.on_message("received", message)
+            self._arrived.set()
+            self._arrived = anyio.Event()
+        self.stdout_closed.set()
+        self._arrived.set()
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send(data)
+
+    async def send(self, message: Any) -> None:
+        if self.on_message is not None:
+            self.on_message("sent", message)
+        await self.send_raw(encode_frame(self.framing, json.dumps(message).encode()))
+
+    async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0, start: int = 0) -> Any:
+        """The first message (from index `start`) matching `predicate`, waiting for it if needed."""
+        with anyio.fail_after(timeout):
+            while True:
+                for message in self.messages[start:]:
+                    if predicate(message):
+                        return message
+                if self.stdout_closed.is_set():
+                    raise EOFError("sidecar closed stdout before the expected message")
+                await self._arrived.wait()
+
+    async def wait_notification(
+        self, method: str, predicate: Callable[[Any], bool] | None = None, timeout: float = 10.0, start: int = 0
+    ) -> Message:
+        def match(m: Any) -> bool:
+            return (
+                isinstance(m, dict)
+                and m.get("method") == method
+                and "id" not in m
+                and (predicate is None or predicate(m.get("params")))
+            )
+
+        return await self.wait_for(match, timeout, start)
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def request(self, method: str, params: Any = None, timeout: float = 20.0) -> Message:
+        """Send one request and return the raw response object."""
+        id_ = self.new_id()
+        message: Message = {"jsonrpc": "2.0", "id": id_, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await self.wait_for(lambda m: isinstance(m, dict) and m.get("id") == id_ and "method" not in m, timeout)
+
+    async def call(self, method: str, *params: Any, timeout: float = 20.0, **named: Any) -> Any:
+        """Positional params (like ipcRenderer.invoke) or named ones; the result, or RpcError."""
+        response = await self.request(method, named if named else list(params), timeout)
+        if "error" in response:
+            raise RpcError(response["error"])
+        return response["result"]
+
+    async def close(self, timeout: float = 5.0) -> int:
+        """Close stdin (the parent quitting) and wait for the exit code; kill only if it overstays."""
+        if self.process.returncode is None:
+            try:
+                assert self.process.stdin is not None
+                await self.process.stdin.aclose()
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass
+            with anyio.move_on_after(timeout):
+                await self.process.wait()
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+        await self.process.aclose()
+        return self.process.returncode if self.process.returncode is not None else -1
+
+    def kill9(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)

@@ -1,0 +1,69 @@
+"""settings.json: read-only, per-key fallback with the reason reported, and edits applied without a restart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sidecar.settings import load_settings
+from tests.conftest import FakeSf
+from tests.harness import SidecarProcess
+
+pytestmark = pytest.mark.anyio
+
+
+def test_missing_file_means_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "settings.json")
+    assert settings.org_pool.maxOrgs == 4 and settings.org_pool.defaultDurationDays == 7 and settings.errors == ()
+
+
+@pytest.mark.parametrize(
+    "section, key, default",
+    [
+        ({"maxOrgs": "many"}, "orgPool.maxOrgs", 4),
+        ({"maxOrgs": -1}, "orgPool.maxOrgs", 4),
+        ({"defaultDurationDays": 31}, "orgPool.defaultDurationDays", 7),
+        ({"minRemainingHours": "x"}, "orgPool.minRemainingHours", 4),
+        ({"permissionSets": "Admin"}, "orgPool.permissionSets", []),
+    ],
+)
+def test_an_invalid_value_falls_back_alone(tmp_path: Path, section: dict, key: str, default: object) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"orgPool": {**section, "preWarm": True}, "theme": "dark"}))
+    settings = load_settings(path)
+    attribute = key.split(".")[1]
+    assert getattr(settings.org_pool, attribute) == default
+    assert settings.org_pool.preWarm is True  # the good key next to it is kept
+    assert [e.key for e in settings.errors] == [key]
+
+
+def test_unparsable_file_means_defaults_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    settings = load_settings(path)
+    assert settings.org_pool.maxOrgs == 4
+    assert "not valid JSON" in settings.errors[0].reason
+
+
+async def test_invalid_settings_are_reported_in_health_and_stderr_and_the_sidecar_starts(
+    home: Path, fake_sf: FakeSf
+) -> None:
+    settings = {"orgPool": {"sfPath": fake_sf.path, "maxOrgs": "lots"}, "appearance": {"theme": "dark"}}
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
+        health = await sc.call("sidecar:health")
+        assert [e["key"] for e in health["settings"]["errors"]] == ["orgPool.maxOrgs"]
+        assert (await sc.call("org:status"))["maxOrgs"] == 4
+    assert "orgPool.maxOrgs" in sc.stderr_text()
+    assert json.loads((home / "settings.json").read_text()) == settings  # never written
+
+
+async def test_edits_take_effect_without_a_restart(home: Path, fake_sf: FakeSf) -> None:
+    async with SidecarProcess.start(home, settings=fake_sf.settings(maxOrgs=2), env=fake_sf.env) as sc:
+        assert (await sc.call("org:status"))["maxOrgs"] == 2
+        (home / "settings.json").write_text(json.dumps(fake_sf.settings(maxOrgs=7)))
+        with anyio.fail_after(10):
+            while (await sc.call("org:status"))["maxOrgs"] != 7:
+                await anyio.sleep(0.2)
