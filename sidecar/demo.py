@@ -1,7 +1,7 @@
 """`python -m sidecar.demo` (or `make demo`): the protocol at work in a few seconds, no Salesforce needed.
 
 It spawns the sidecar over stdio exactly as the Electron main process does, points it at the bundled fake `sf`
-(three authorized scratch orgs, one of them already deleted), and prints every request (-->), response (<--) and
+(four authorized scratch orgs, one already expired, and room for three), and prints every request (-->), response (<--) and
 notification (<~~) of a discover, claim, access check, release conversation.
 """
 
@@ -54,7 +54,8 @@ def fake_cli_state() -> dict[str, Any]:
             "devHubUsername": "hub@example.com",
         }
 
-    return {"devHub": "hub@example.com", "orgs": [org("qa-alpha", 6), org("qa-beta", 3), org("qa-old", 1, "Deleted")]}
+    expired = {**org("qa-old", -1), "isExpired": True}
+    return {"devHub": "hub@example.com", "orgs": [org("qa-alpha", 6), org("qa-beta", 3), org("qa-gamma", 9), expired]}
 
 
 async def step(title: str, sc: SidecarProcess, method: str, *params: Any) -> Any:
@@ -72,13 +73,14 @@ async def main() -> None:
         home = Path(tmp) / "home"
         state = Path(tmp) / "sf-state.json"
         state.write_text(json.dumps(fake_cli_state()))
-        settings = {"orgPool": {"sfPath": str(executable_path()), "maxOrgs": 4}}
+        settings = {"orgPool": {"sfPath": str(executable_path()), "maxOrgs": 3}}
         env = {"SF_FAKE_STATE": str(state)}
         print(paint(f"sidecar home: {home}  (fake sf: {executable_path()})", "2"))
         async with SidecarProcess.start(home, settings=settings, env=env, on_message=show) as sc:
             await step("Is the sidecar healthy?", sc, "sidecar:health")
             await step("An empty pool", sc, "org:status")
-            await step("Discover the CLI's scratch orgs (sf org list --json)", sc, "org:discover")
+            await step("Register an org by hand", sc, "org:register", "qa-manual")
+            await step("Discover the CLI's scratch orgs (sf org list --json): capacity and expiry leave some out", sc, "org:discover")
             org = await step("Agent 1 claims an org: the one that expires first", sc, "org:claim", "agent-1")
             await step("Agent 1 may use its own org", sc, "org:checkAccess", "agent-1", org["alias"])
             await step("Agent 2 may not use agent 1's org", sc, "org:checkAccess", "agent-2", org["alias"])

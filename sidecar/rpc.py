@@ -117,7 +117,7 @@ def bind_params(spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any])
 
 
 def to_wire_error(exc: SidecarError) -> Result:
-    return Error(RPC_CODES[exc.code], exc.message, {"code": exc.code.value, **exc.data})
+    return Error(RPC_CODES[exc.code], exc.message, {**exc.data, "code": exc.code.value})
 
 
 def normalize_response(response: Any) -> Any:

@@ -24,9 +24,10 @@ class Envelope:
 def error_data(doc: dict[str, Any], exit_code: int) -> dict[str, Any]:
     """What of an error envelope a person or the UI can use; the Node stack trace stays out."""
     data: dict[str, Any] = {"name": doc.get("name"), "message": doc.get("message"), "exitCode": exit_code}
-    for key in ("code", "actions", "data", "commandName"):
+    # The CLI's own `code` travels as cliCode: `code` in error data is always the sidecar's ErrorCode.
+    for key, wire_key in (("code", "cliCode"), ("actions", "actions"), ("data", "data"), ("commandName", "commandName")):
         if doc.get(key) not in (None, [], "undefined"):
-            data[key] = doc[key]
+            data[wire_key] = doc[key]
     return data
 
 
