@@ -27,10 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def _serve(home: Path, framing: Framing) -> None:
     from sidecar import app
-    from sidecar.stdio import FdReceiveStream, FdSendStream, claim_stdout
+    from sidecar.stdio import FdSendStream, claim_stdout, open_input
 
     wire = claim_stdout()
-    await app.run(home, framing, FdReceiveStream(0), FdSendStream(wire))
+    await app.run(home, framing, open_input(0), FdSendStream(wire))
 
 
 def main(argv: list[str] | None = None) -> None:

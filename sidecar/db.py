@@ -146,10 +146,10 @@ class Database:
 
 
 async def fetch_all(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-    cursor = await conn.execute(sql, params)
-    return list(await cursor.fetchall())
+    """One trip to the connection's thread (execute then fetch would be two)."""
+    return list(await conn.execute_fetchall(sql, params))
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-    cursor = await conn.execute(sql, params)
-    return await cursor.fetchone()
+    rows = await conn.execute_fetchall(sql, params)
+    return rows[0] if rows else None

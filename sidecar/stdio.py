@@ -1,7 +1,9 @@
 """The process's own stdin and stdout as anyio byte streams, with fd 1 reserved for the protocol.
 
 Why not `anyio.wrap_file(sys.stdin)`: its readline cannot be cancelled, and FileReadStream waits for 64 KiB or EOF.
-A daemon thread blocked in `os.read(0)` hands each chunk to the loop and dies with the process. For output, the
+When stdin is a pipe or socket (Electron's case) we wait for readability on the loop and then `os.read`, which
+returns what is there without blocking and costs no thread hop; for anything the loop cannot poll (a regular
+file), a daemon thread blocked in `os.read(0)` hands each chunk to the loop and dies with the process. For output, the
 protocol takes a private duplicate of fd 1 and fd 1 itself is pointed at stderr, so a stray print or a child that
 inherits fd 1 can never corrupt the wire.
 """
@@ -9,6 +11,7 @@ inherits fd 1 can never corrupt the wire.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 
@@ -50,6 +53,33 @@ class FdSendStream(ByteSendStream):
             os.close(self._fd)
         except OSError:
             pass
+
+
+def open_input(fd: int) -> ByteReceiveStream:
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return PollingFdReceiveStream(fd)
+    return FdReceiveStream(fd)
+
+
+class PollingFdReceiveStream(ByteReceiveStream):
+    """A pipe read on the loop: readability first, then a read that returns at once with what is buffered."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        await anyio.wait_readable(self._fd)
+        try:
+            data = os.read(self._fd, max_bytes)
+        except OSError as exc:
+            raise anyio.EndOfStream from exc
+        if not data:
+            raise anyio.EndOfStream
+        return data
+
+    async def aclose(self) -> None:
+        pass
 
 
 class FdReceiveStream(ByteReceiveStream):

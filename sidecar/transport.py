@@ -1,8 +1,9 @@
 """JSON-RPC 2.0 over a byte stream pair: read loop, one task per request, a single writer, notifications out.
 
-Shaped after the MCP SDK's stdio transport: the streams are arguments (tests drive it on in-memory buffers), a
-reader and one writer task meet through a memory object stream, so a response and a notification can never
-interleave half-written. This module knows the JSON-RPC envelope and nothing of methods: `dispatch` is handed in.
+Shaped after the MCP SDK's stdio transport: the streams are arguments (tests drive it on in-memory buffers), and
+every frame goes out through one write path under one lock, so a response and a notification can never interleave
+half-written. (A separate writer task fed by a memory stream would add two scheduling hops to every round trip;
+the lock gives the same guarantee.) This module knows the JSON-RPC envelope and nothing of methods.
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 Dispatch = Callable[[Message], Awaitable[Message | None]]
 CANCEL_METHOD = "$/cancelRequest"
-OUTBOUND_BUFFER = 4096
-# On input EOF, requests already read get this long to answer (a piped script wants its answers), and the
-# writer this long to flush; the whole shutdown stays well inside the 2 s the parent allows.
+# On input EOF, requests already read get this long to answer (a piped script wants its answers); the whole
+# shutdown stays well inside the 2 s the parent allows.
 EOF_GRACE_SECONDS = 1.0
-FLUSH_GRACE_SECONDS = 0.3
 
 
 def error_message(code: ErrorCode, message: str, id_: Any = None, **data: Any) -> Message:
@@ -66,41 +65,44 @@ class Transport:
         self._dispatch = dispatch
         self._framing = framing
         self._max_bytes = max_bytes
-        self._out_send, self._out_receive = anyio.create_memory_object_stream[Any](OUTBOUND_BUFFER)
         self._in_flight: dict[Any, anyio.CancelScope] = {}
+        self._write_lock = anyio.Lock()
+        self._send: ByteSendStream | None = None
+        self._scope: anyio.CancelScope | None = None
 
     async def notify(self, method: str, params: Any) -> None:
-        """Queue a notification; dropped quietly once the peer is gone (there is no one left to tell)."""
-        try:
-            await self._out_send.send({"jsonrpc": "2.0", "method": method, "params": params})
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            log.debug("notification %s dropped: transport closed", method)
+        """Send a notification; dropped quietly when no peer is attached or it is gone (no one is left to tell)."""
+        await self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def _write(self, message: Any) -> None:
+        send = self._send
+        if send is None:
+            log.debug("frame dropped: no peer")
+            return
+        frame = encode_frame(self._framing, encode_json(message))
+        async with self._write_lock:
+            try:
+                await send.send(frame)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                log.info("output closed by the peer: stopping")
+                self._send = None
+                if self._scope is not None:
+                    self._scope.cancel()
 
     async def serve(self, receive: ByteReceiveStream, send: ByteSendStream) -> None:
-        """Serve until the input ends or the output breaks; in-flight requests are then cancelled."""
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._write_loop, send, tg.cancel_scope)
+        """Serve until the input ends or the output breaks; in-flight requests then get a short grace."""
+        self._send = send
+        with anyio.CancelScope() as self._scope:
             async with anyio.create_task_group() as requests:
                 async for frame in read_frames(self._framing, receive, self._max_bytes):
                     requests.start_soon(self._handle_frame, frame)
                 log.info("input closed: finishing requests in flight, then stopping")
                 requests.cancel_scope.deadline = anyio.current_time() + EOF_GRACE_SECONDS
-            self._out_send.close()
-            tg.cancel_scope.deadline = anyio.current_time() + FLUSH_GRACE_SECONDS
-
-    async def _write_loop(self, send: ByteSendStream, scope: anyio.CancelScope) -> None:
-        async with self._out_receive:
-            async for message in self._out_receive:
-                try:
-                    await send.send(encode_frame(self._framing, encode_json(message)))
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    log.info("output closed by the peer: stopping")
-                    scope.cancel()
-                    return
+        self._send = None
 
     async def _reply(self, message: Message | list[Message] | None) -> None:
         if message:
-            await self._out_send.send(message)
+            await self._write(message)
 
     async def _handle_frame(self, frame: bytes | Oversize | BadHeader) -> None:
         if isinstance(frame, Oversize):
