@@ -126,7 +126,7 @@ CASES: list[tuple[str, Seed, Call, ErrorCode | None, dict[str, tuple[str, str | 
     ),
     (
         "register past capacity",
-        [("a", 50, None), ("b", 50, "a1"), ("c", 50, None)],
+        [("a", 50, None), ("b", 40, "a1"), ("c", 50, None)],
         lambda p, ids: p.service.register("d"),
         ErrorCode.CAPACITY_REACHED,
         {"a": ("available", None), "b": ("leased", "a1"), "c": ("available", None)},
