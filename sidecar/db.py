@@ -64,11 +64,32 @@ class Database:
         self._write_lock = anyio.Lock()
 
     async def open(self, migrations: Iterable[tuple[int, str, str]] | None = None) -> None:
+        """Connect, switch to WAL and migrate; on any failure the connections are closed, so no thread lingers."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode=WAL")
-        await self.migrate(bundled_migrations() if migrations is None else migrations)
-        self._reader = await self._connect()
+        try:
+            self._writer = await self._connect()
+            await self._enable_wal(self._writer)
+            await self.migrate(bundled_migrations() if migrations is None else migrations)
+            self._reader = await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    @staticmethod
+    async def _enable_wal(conn: aiosqlite.Connection) -> None:
+        """Switch the file to WAL, retrying: the switch needs an exclusive lock and SQLite does not wait for it
+        through busy_timeout, so two sidecars starting on a fresh file at once would otherwise fail."""
+        delay = 0.01
+        with anyio.fail_after(BUSY_TIMEOUT_MS / 1000):
+            while True:
+                try:
+                    await conn.execute("PRAGMA journal_mode=WAL")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, 0.2)
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -117,11 +138,12 @@ class Database:
 
     async def migrate(self, migrations: Iterable[tuple[int, str, str]]) -> list[int]:
         """Apply each pending migration in its own transaction with its version row; safe if two processes race."""
-        assert self._writer is not None
-        await self._writer.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
+        async with self.transaction() as conn:
+            # Inside BEGIN IMMEDIATE, so a second process starting at the same moment waits instead of failing.
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
         applied: list[int] = []
         for version, name, sql in migrations:
             async with self.transaction() as conn:
