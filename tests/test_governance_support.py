@@ -1,0 +1,146 @@
+"""Helpers the governance tests share (this module holds no tests): a fixed clock, claims, table snapshots.
+
+Everything runs on a real SQLite file with the real migrations; a snapshot reads every table of the database, so
+"nothing changed" means nothing anywhere, not just in the tables a test thought of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sidecar.db import Database, fetch_all
+from sidecar.governance.models import Claims
+from sidecar.governance.service import GovernanceService
+from sidecar.governance.store import Tier
+from sidecar.governance import store
+from sidecar.governance.ladders import new_id
+
+ISSUER = "https://login.example.com"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+# The tables first sign-in may write to, in the order the issue lists them.
+STRUCTURE_TABLES = (
+    "users",
+    "persons",
+    "organizations",
+    "org_members",
+    "workspaces",
+    "resource_pools",
+    "pool_assignments",
+    "billing_accounts",
+)
+PLAN_TABLES = ("grants", "pool_provisions", "pool_entitlements", "pool_provision_ladders", "pool_provision_transitions")
+
+NO_DEFAULT_LADDER: dict[str, Any] = {"governance": {"orgTypes": {"personal": {"defaultPlanLadder": None}}}}
+DEFAULT_CATALOG: dict[str, Any] = {}
+
+
+class Clock:
+    """A clock tests move by hand, so timestamps are predictable and snapshots comparable."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def claims(
+    sub: str = "00u-carlos",
+    username: str | None = "cgalo",
+    name: str | None = "Carlos",
+    email: str | None = "carlos.galo@example.com",
+    roles: Sequence[str] = (),
+    issuer: str = ISSUER,
+) -> Claims:
+    return Claims(iss=issuer, sub=sub, email=email, name=name, preferred_username=username, roles=list(roles))
+
+
+@asynccontextmanager
+async def open_db(path: Path) -> AsyncIterator[Database]:
+    db = Database(path)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def make_service(db: Database, settings: dict[str, Any] | None = None, **kwargs: Any) -> GovernanceService:
+    """A service on `db` with its catalog loaded from `settings` (the built-in catalog when empty)."""
+    service = GovernanceService(db, clock=kwargs.pop("clock", Clock()), **kwargs)
+    await service.load_catalog(settings or DEFAULT_CATALOG)
+    return service
+
+
+async def table_names(db: Database) -> list[str]:
+    rows = await fetch_all(
+        db.reader, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [row[0] for row in rows]
+
+
+async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, sorted: equal snapshots mean the database did not change."""
+    found = {}
+    for name in await table_names(db):
+        rows = await fetch_all(db.reader, f"SELECT * FROM {name}")
+        found[name] = sorted((tuple(row) for row in rows), key=repr)
+    return found
+
+
+async def rows(db: Database, table: str, where: str = "1 = 1", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    result = await fetch_all(db.reader, f"SELECT * FROM {table} WHERE {where}", args)
+    return [dict(row) for row in result]
+
+
+async def count(db: Database, table: str) -> int:
+    return len(await rows(db, table))
+
+
+async def catalog_ids(db: Database) -> dict[str, str]:
+    """Catalog keys to row ids: products, their entitlement sets (`set:<key>`) and ladders (`ladder:<key>`)."""
+    ids = {r["key"]: r["id"] for r in await rows(db, "billing_products")}
+    ids |= {f"set:{r['key']}": r["id"] for r in await rows(db, "entitlement_sets")}
+    ids |= {f"ladder:{r['key']}": r["id"] for r in await rows(db, "billing_plan_ladders")}
+    return ids
+
+
+async def move_to_rank(db: Database, pool_id: str, rank: int, now: str = "2026-11-22T12:30:00.000000Z") -> None:
+    """Stand a pool at `rank` of its ladder with a purchased grant, as an upgrade would (no upgrade API yet)."""
+    async with db.transaction() as conn:
+        pool = await store.lock_pool(conn, pool_id)
+        position = await store.ladder_position(conn, pool_id)
+        assert pool is not None and position is not None
+        tier = await store.ladder_tier(conn, position.ladder_id, rank)
+        assert isinstance(tier, Tier)
+        await store.end_active_provision(conn, pool_id, now)
+        grant_id = new_id("grt")
+        await store.insert_grant(
+            conn,
+            {
+                "id": grant_id,
+                "organization_id": pool.organization_id,
+                "billing_account_id": None,
+                "product_id": tier.product_id,
+                "entitlement_set_id": tier.entitlement_set_id,
+                "granted_by_person_id": None,
+                "grant_reason": "purchase",
+                "status": "active",
+                "quantity": 1,
+                "created_at": now,
+                "ended_at": None,
+            },
+        )
+        await store.insert_provision(
+            conn, {"id": new_id("prv"), "pool_id": pool_id, "grant_id": grant_id, "status": "active", "created_at": now}
+        )
+        await store.materialize_entitlements(conn, pool_id, now)
+        await store.set_ladder_position(conn, pool_id, position.ladder_id, rank, now)
