@@ -1,0 +1,83 @@
+"""Provisioning channels: `agent:provision`, the queue, `sf:run`, and the terminal/status notifications."""
+
+from __future__ import annotations
+
+
+from sidecar.errors import ErrorCode as E
+from sidecar.provisioning.models import (
+    AgentStatusEvent,
+    LoginUrl,
+    ProvisionConfig,
+    ProvisionResult,
+    QueueEntry,
+    RunRecord,
+    SfRunParams,
+    SfRunResult,
+    TerminalOutput,
+)
+from sidecar.provisioning.service import ProvisioningService
+from sidecar.provisioning.sfrun import SfRunner
+from sidecar.rpc import NoParams, NotificationSpec, rpc_method
+from sidecar.wiremodel import StrictStr, WireModel
+
+NOTIFICATIONS = [
+    NotificationSpec(
+        "terminal:output",
+        TerminalOutput,
+        "Output of every `sf` command run for an agent, live, in order within a stream, secrets masked.",
+    ),
+    NotificationSpec(
+        "agent:status",
+        AgentStatusEvent,
+        "The agent's provisioning status: PROVISIONING (with the step), QUEUED, QA_READY or ERROR.",
+    ),
+]
+
+
+class AgentParams(WireModel):
+    agent_id: StrictStr
+
+
+class ProvisionHandlers:
+    def __init__(self, service: ProvisioningService, runner: SfRunner) -> None:
+        self._service = service
+        self._runner = runner
+
+    @rpc_method(
+        "agent:provision",
+        result=ProvisionResult,
+        single_object=True,
+        errors=[E.INVALID_PARAMS, E.ACCESS_DENIED, E.ALREADY_EXISTS],
+    )
+    async def provision(self, params: ProvisionConfig) -> ProvisionResult:
+        """Get the agent's worktree into a scratch org and return a frontdoor login URL; queued when no org is free."""
+        return await self._service.provision(params)
+
+    @rpc_method("provision:queue", result=list[QueueEntry])
+    async def queue(self, params: NoParams) -> list[QueueEntry]:
+        """The agents waiting for an org, head first."""
+        return await self._service.queue()
+
+    @rpc_method("provision:runs", result=list[RunRecord])
+    async def runs(self, params: NoParams) -> list[RunRecord]:
+        """The latest provisioning run of each agent, newest first (interrupted ones included)."""
+        return await self._service.runs()
+
+    @rpc_method(
+        "agent:loginUrl",
+        result=LoginUrl,
+        errors=[E.INVALID_PARAMS, E.ACCESS_DENIED, E.SF_UNAVAILABLE, E.SF_FAILED, E.TIMEOUT],
+    )
+    async def login_url(self, params: AgentParams) -> LoginUrl:
+        """A fresh single-use frontdoor URL for the agent's own org (after a queued run finished by itself)."""
+        return await self._service.login_url(params.agent_id)
+
+    @rpc_method(
+        "sf:run",
+        result=SfRunResult,
+        single_object=True,
+        errors=[E.INVALID_PARAMS, E.ACCESS_DENIED, E.SF_UNAVAILABLE, E.TIMEOUT, E.CANCELLED],
+    )
+    async def sf_run(self, params: SfRunParams) -> SfRunResult:
+        """Run `sf <args>` for an agent against its own org only, streamed to its terminal; `{exitCode, result}`."""
+        return await self._runner.run(params.agent_id, params.args)

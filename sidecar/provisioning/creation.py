@@ -1,0 +1,155 @@
+"""Creating scratch orgs: the capacity reservation that keeps creations within maxOrgs, and the CLI call itself.
+
+A creation takes minutes, and the pool only learns of the org when it is registered at the end. Without a
+reservation, two agents (or an agent and the pre-warmer) could both see room for one more org, both create, and the
+second would be refused at registration with a paid-for org in hand. So a creation first reserves a slot here:
+orgs available or leased, plus creations in flight, never exceed maxOrgs. The pool's own capacity check at
+registration stays the last word (another process may share the database).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from sidecar.errors import SfFailed
+from sidecar.pool.models import ALIAS_PATTERN, OrgStatus
+from sidecar.pool.service import PoolService
+from sidecar.settings import OrgPoolSettings
+from sidecar.sf.client import SfClient
+from sidecar.sf.process import OutputSink
+from sidecar.timeutil import end_of_day
+
+log = logging.getLogger(__name__)
+
+
+class Reservation:
+    def __init__(self, gate: CapacityGate) -> None:
+        self._gate = gate
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._gate._release()
+
+
+class CapacityGate:
+    def __init__(self, pool: PoolService, on_release: Callable[[], None]) -> None:
+        self._pool = pool
+        self._on_release = on_release
+        self._lock = anyio.Lock()
+        self.in_flight = 0
+
+    async def used(self) -> int:
+        """Orgs that count against maxOrgs (available or leased), plus creations under way."""
+        orgs = await self._pool.list()
+        return sum(1 for o in orgs if o.status in (OrgStatus.AVAILABLE, OrgStatus.LEASED)) + self.in_flight
+
+    async def reserve(self) -> Reservation | None:
+        async with self._lock:
+            if await self.used() >= self._pool.limits.max_orgs:
+                return None
+            self.in_flight += 1
+            return Reservation(self)
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._on_release()
+
+
+class DevHubLimit(Exception):
+    """The Dev Hub refused a new org (LIMIT_EXCEEDED): active or daily scratch org limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CreatedOrg:
+    alias: str
+    username: str
+    sf_org_id: str | None
+    instance_url: str | None
+    login_url: str | None
+    expires_at: datetime | None
+
+
+def create_args(
+    settings: OrgPoolSettings, *, alias: str, definition_file: Path, duration_days: int
+) -> list[str]:
+    args = [
+        "org", "create", "scratch",
+        "--definition-file", str(definition_file),
+        "--alias", alias,
+        "--duration-days", str(duration_days),
+    ]  # fmt: skip
+    if settings.devHub:
+        if not ALIAS_PATTERN.fullmatch(settings.devHub):
+            raise SfFailed(
+                f"orgPool.devHub {settings.devHub!r} is not a valid alias or username", name="InvalidSetting"
+            )
+        args += ["--target-dev-hub", settings.devHub]
+    # The CLI refuses a --wait below 2 minutes.
+    return [*args, "--wait", str(max(2, settings.createWaitMinutes))]
+
+
+def _expiry(result: dict[str, Any]) -> datetime | None:
+    info = result.get("scratchOrgInfo") if isinstance(result.get("scratchOrgInfo"), dict) else {}
+    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    for raw in (info.get("ExpirationDate"), auth.get("expirationDate")):
+        if isinstance(raw, str) and raw:
+            try:
+                return end_of_day(date.fromisoformat(raw[:10]))
+            except ValueError:
+                continue
+    return None
+
+
+async def create_scratch_org(
+    sf: SfClient,
+    settings: OrgPoolSettings,
+    *,
+    alias: str,
+    definition_file: Path,
+    duration_days: int,
+    cwd: Path,
+    sink: OutputSink | None,
+    timeout: float,
+) -> CreatedOrg:
+    """`sf org create scratch ... --json`; DevHubLimit on LIMIT_EXCEEDED, SfFailed on every other refusal."""
+    args = create_args(settings, alias=alias, definition_file=definition_file, duration_days=duration_days)
+    try:
+        envelope = await sf.run_json(args, sink=sink, timeout=timeout, cwd=cwd)
+    except SfFailed as exc:
+        if "LIMIT_EXCEEDED" in (exc.data.get("name"), exc.data.get("code")):
+            raise DevHubLimit(str(exc.data.get("message") or exc.message)) from None
+        raise
+    result = envelope.result if isinstance(envelope.result, dict) else {}
+    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    username = result.get("username") or auth.get("username")
+    if not isinstance(username, str) or not username:
+        raise SfFailed("`sf org create scratch` returned no username", name="UnexpectedOutput")
+    return CreatedOrg(
+        alias=alias,
+        username=username,
+        sf_org_id=result.get("orgId") or auth.get("orgId"),
+        instance_url=auth.get("instanceUrl"),
+        login_url=auth.get("loginUrl"),
+        expires_at=_expiry(result),
+    )
+
+
+async def delete_quietly(sf: SfClient, alias: str, cwd: Path | None, sink: OutputSink | None) -> None:
+    """Give back an org the pool could not take (it would otherwise cost a Dev Hub slot until it expires)."""
+    try:
+        await sf.run_json(["org", "delete", "scratch", "--target-org", alias, "--no-prompt"], sink=sink, cwd=cwd, timeout=300)
+    except Exception as exc:  # best effort: the org expires on its own
+        log.warning("could not delete scratch org %s after a failed registration: %s", alias, exc)

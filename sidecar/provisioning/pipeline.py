@@ -1,0 +1,531 @@
+"""The steps of one provisioning run: get an org, deploy, then data + users + permission sets side by side, then
+the frontdoor URL.
+
+    org ──▶ deploy ──▶ ┬─ data ─────┬──▶ login
+                       ├─ users ────┤
+                       └─ permsets ─┘
+
+The three middle steps do not depend on each other (permission sets go to the admin user; QA users carry their own
+in their definition file), so they overlap; the terminal shows them one after the other (see terminal.py). Every
+step has the same time limit (orgPool.stepTimeoutMinutes); past it the command's process group is killed and the
+run ends in error, naming the step. A deploy failure or any failure to get the org or the URL is an error (the org
+stays leased to the agent so it can fix the code and provision again); data, user and permission set failures are
+warnings and the run still reaches QA_READY.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SfUnavailable, StepTimeout
+from sidecar.pool.models import ALIAS_PATTERN, OrgSource, ScratchOrg
+from sidecar.pool.service import PoolService
+from sidecar.provisioning import results
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    DevHubLimit,
+    Reservation,
+    create_scratch_org,
+    delete_quietly,
+)
+from sidecar.provisioning.masking import mask
+from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
+from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths
+from sidecar.provisioning.terminal import Section, Terminal
+from sidecar.settings import OrgPoolSettings
+from sidecar.sf.client import SfClient
+
+log = logging.getLogger(__name__)
+
+STEPS = ("org", "deploy", "data", "users", "permsets", "login")
+STEP_TITLES = {
+    "org": "get a scratch org",
+    "deploy": "deploy",
+    "data": "sample data",
+    "users": "QA users",
+    "permsets": "permission sets",
+    "login": "login URL",
+}
+# The step's own limit is enforced on each command; this backstop covers the sidecar's own awaits around them.
+BACKSTOP_SECONDS = 5.0
+UNPARSABLE = ("UnparsableOutput", "UnexpectedOutput")
+
+
+class StepFailed(Exception):
+    """Ends the run in ERROR; `sentence` is added to the errors (None when the step already added its own)."""
+
+    def __init__(self, sentence: str | None, step: str | None = None) -> None:
+        super().__init__(sentence or "step failed")
+        self.sentence = sentence
+        self.step = step
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What the queue gives a waiting run when it continues: an org leased to it, or a slot to create one."""
+
+    org: ScratchOrg | None = None
+    reservation: Reservation | None = None
+    seq: int | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Queued:
+    reason: QueueReason
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    login_url: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    pass
+
+
+Outcome = Queued | Succeeded | Failed
+
+
+@dataclass
+class StepRun:
+    name: str
+    section: Section
+    deadline: float
+    status: StepStatus = StepStatus.OK
+
+    def remaining(self) -> float:
+        return max(0.5, self.deadline - anyio.current_time())
+
+
+@dataclass
+class Pipeline:
+    sf: SfClient
+    pool: PoolService
+    gate: CapacityGate
+    settings: OrgPoolSettings
+    config: ProvisionConfig
+    paths: RunPaths
+    terminal: Terminal
+    on_step: Callable[[str], Awaitable[None]]
+    waiting_ahead: Callable[[], Awaitable[int]]
+    handover: Handover | None = None
+    org: ScratchOrg | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    current_step: str | None = None
+    failed_step: str | None = None
+    _reports: dict[str, StepReport] = field(default_factory=dict)
+    _fatal: list[StepFailed] = field(default_factory=list)
+
+    @property
+    def agent_id(self) -> str:
+        return self.config.agent_id
+
+    @property
+    def step_timeout(self) -> float:
+        return self.settings.stepTimeoutMinutes * 60
+
+    def steps(self) -> list[StepReport]:
+        """One entry per step in pipeline order; steps never reached are `skipped`."""
+        return [self._reports.get(n) or StepReport(name=n, status=StepStatus.SKIPPED, duration_ms=0) for n in STEPS]
+
+    # -- the run ---------------------------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        try:
+            org = await self._org_step()
+            if isinstance(org, Queued):
+                return org
+            await self._deploy_step(org)
+            sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._guard, self._data_step, org, sections["data"])
+                tg.start_soon(self._guard, self._users_step, org, sections["users"])
+                tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
+            if self._fatal:
+                raise self._fatal[0]
+            return Succeeded(await self._login_step(org))
+        except StepFailed as exc:
+            self.failed_step = exc.step
+            if exc.sentence:
+                self.errors.append(exc.sentence)
+            for extra in self._fatal[1:]:
+                if extra.sentence:
+                    self.errors.append(extra.sentence)
+            return Failed()
+
+    async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
+        """A side-by-side step's fatal failure ends the run after its siblings finish (they are not cut short)."""
+        try:
+            await step(org, section)
+        except StepFailed as exc:
+            self._fatal.append(exc)
+
+    @asynccontextmanager
+    async def _step(self, name: str, section: Section | None = None) -> AsyncIterator[StepRun]:
+        step = StepRun(name, section or self.terminal.section(), anyio.current_time() + self.step_timeout)
+        self.current_step = name
+        started = time.monotonic()
+        await self.on_step(name)
+        try:
+            with anyio.fail_after(self.step_timeout + BACKSTOP_SECONDS):
+                yield step
+        except (StepTimeout, TimeoutError) as exc:
+            step.status = StepStatus.FAILED
+            detail = exc.message if isinstance(exc, StepTimeout) else "the step overran its time limit"
+            await self._say(step, f"Timed out: {detail}", "stderr")
+            raise StepFailed(
+                f"The {STEP_TITLES[name]} step ({name}) timed out after {self.settings.stepTimeoutMinutes:g} minutes "
+                f"(orgPool.stepTimeoutMinutes) and its command was stopped: {mask(detail)}.",
+                name,
+            ) from None
+        except SfUnavailable as exc:
+            step.status = StepStatus.FAILED
+            raise StepFailed(f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name) from None
+        except StepFailed as exc:
+            step.status = StepStatus.FAILED
+            exc.step = exc.step or name
+            raise
+        except BaseException:
+            step.status = StepStatus.FAILED
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await step.section.close()
+            self._reports[name] = StepReport(
+                name=name, status=step.status, duration_ms=int((time.monotonic() - started) * 1000)
+            )
+
+    @staticmethod
+    async def _say(step: StepRun, text: str, stream: str = "stdout") -> None:
+        with anyio.CancelScope(shield=True):
+            await step.section.line(text, stream)
+
+    # -- 1. the org -------------------------------------------------------------------------------------------------
+
+    async def _org_step(self) -> ScratchOrg | Queued:
+        async with self._step("org") as step:
+            got = await self._acquire(step)
+            if isinstance(got, Queued):
+                step.status = StepStatus.WARNING
+                await self._say(step, got.sentence)
+                return got
+            self.org = got
+            return got
+
+    async def _acquire(self, step: StepRun) -> ScratchOrg | Queued:
+        handover = self.handover
+        if handover is not None and handover.org is not None:
+            await self._say(step, f"Org {handover.org.alias} was released to this agent from the queue.")
+            return handover.org
+        org = await self.pool.lease_of(self.agent_id)
+        if org is not None:
+            if handover and handover.reservation:
+                handover.reservation.release()
+            await self._say(step, f"Reusing org {org.alias}, already leased to agent {self.agent_id}: re-deploying.")
+            return org
+        if handover is not None and handover.reservation is not None:
+            return await self._create(step, handover.reservation)
+        ahead = await self.waiting_ahead()
+        if ahead:
+            return Queued(
+                QueueReason.CAPACITY,
+                f"{ahead} agent{'s are' if ahead > 1 else ' is'} already waiting for a scratch org; agent "
+                f"{self.agent_id} waits behind them and its provisioning continues by itself when an org is free.",
+            )
+        org = await self.pool.claim(self.agent_id)
+        if org is not None:
+            await self._say(step, f"Claimed org {org.alias} from the pool.")
+            return org
+        reservation = await self.gate.reserve()
+        if reservation is None:
+            limit = self.pool.limits.max_orgs
+            return Queued(
+                QueueReason.CAPACITY,
+                f"No scratch org is free: the pool is at maxOrgs ({limit}) and none is available. Agent "
+                f"{self.agent_id} waits in the queue; its provisioning continues by itself when an org is released, "
+                "removed or expires, or when maxOrgs grows.",
+            )
+        return await self._create(step, reservation)
+
+    async def _free_alias(self) -> str:
+        """The requested alias, or `<alias>-2`, `-3`... when a pool org already has it (the CLI would move it)."""
+        wanted = self.config.org_alias
+        taken = {o.alias for o in await self.pool.list()}
+        if wanted not in taken:
+            return wanted
+        for n in range(2, 1000):
+            candidate = f"{wanted[:74]}-{n}"
+            if candidate not in taken and ALIAS_PATTERN.fullmatch(candidate):
+                self.warnings.append(
+                    f"Alias {wanted} is already used by another org in the pool; the new org is called {candidate}."
+                )
+                return candidate
+        raise StepFailed(f"Every variant of alias {wanted} is taken in the pool; choose another orgAlias.")
+
+    async def _create(self, step: StepRun, reservation: Reservation) -> ScratchOrg | Queued:
+        try:
+            alias = await self._free_alias()
+            days = self.pool.limits.duration_days()
+            try:
+                created = await create_scratch_org(
+                    self.sf,
+                    self.settings,
+                    alias=alias,
+                    definition_file=self.paths.scratch_def,
+                    duration_days=days,
+                    cwd=self.paths.worktree,
+                    sink=step.section.write,
+                    timeout=step.remaining(),
+                )
+            except DevHubLimit as exc:
+                return Queued(
+                    QueueReason.DEVHUB_LIMIT,
+                    f"The Dev Hub refused a new scratch org (LIMIT_EXCEEDED: {exc.message}). Agent {self.agent_id} "
+                    "waits in the queue: the creation is retried with backoff, and an org released to the pool "
+                    "goes to it first.",
+                )
+            except SfFailed as exc:
+                if not self.paths.scratch_def.is_file():
+                    raise StepFailed(
+                        f"The scratch org definition {self.settings.scratchDefPath} (orgPool.scratchDefPath) is "
+                        f"missing from the worktree, so no org could be created: {exc.message}"
+                    ) from None
+                if exc.data.get("name") in UNPARSABLE:
+                    raise StepFailed(mask(f"The scratch org could not be created: {exc.message}")) from None
+                raise StepFailed(
+                    mask(
+                        f"The scratch org could not be created ({exc.data.get('name') or 'error'}: "
+                        f"{exc.data.get('message') or exc.message})."
+                    )
+                ) from None
+            await self._say(
+                step,
+                f"Created scratch org {alias}: {created.username} ({created.sf_org_id or 'no org id'})"
+                + (f", expires {created.expires_at.date().isoformat()}" if created.expires_at else ""),
+            )
+            # A created org is always recorded, even when the run is being cancelled: never an org the pool
+            # does not know (the stop that cancels the run then releases it).
+            with anyio.CancelScope(shield=True):
+                try:
+                    return await self.pool.register(
+                        alias,
+                        expires_at=created.expires_at,
+                        login_url=created.login_url,
+                        username=created.username,
+                        sf_org_id=created.sf_org_id,
+                        instance_url=created.instance_url,
+                        source=OrgSource.PROVISIONED,
+                        lease_to=self.agent_id,
+                    )
+                except CapacityReached:
+                    await delete_quietly(self.sf, alias, self.paths.worktree, step.section.write)
+                    return Queued(
+                        QueueReason.CAPACITY,
+                        f"The pool filled up while the org was being created (maxOrgs {self.pool.limits.max_orgs}); "
+                        f"the new org was deleted and agent {self.agent_id} waits in the queue.",
+                    )
+                except AlreadyExists as exc:
+                    await delete_quietly(self.sf, alias, self.paths.worktree, step.section.write)
+                    raise StepFailed(f"The new org could not be added to the pool: {exc.message}") from None
+        finally:
+            reservation.release()
+
+    # -- 2. deploy --------------------------------------------------------------------------------------------------
+
+    async def _deploy_step(self, org: ScratchOrg) -> None:
+        async with self._step("deploy") as step:
+            if not self.paths.source_dir.is_dir():
+                raise StepFailed(
+                    f"There is nothing to deploy: {self.settings.sourceDir} (orgPool.sourceDir) is not a directory "
+                    f"in worktree {self.paths.worktree}."
+                )
+            ids = results.DeployIdScanner()
+            human_error = results.HumanErrorScanner()
+
+            async def sink(stream: str, text: str) -> None:
+                ids.feed(text)
+                if stream == "stderr":
+                    human_error.feed(text)
+                await step.section.write(stream, text)
+
+            # Human mode, so the pane shows progress while it runs (with --json the CLI is silent until the end).
+            started = await self.sf.run(
+                ["project", "deploy", "start", "--target-org", org.alias, "--source-dir", str(self.paths.source_dir)],
+                sink=sink,
+                cwd=self.paths.worktree,
+                timeout=step.remaining(),
+            )
+            if ids.deploy_id is None:
+                if started.exit_code == 0:
+                    step.status = StepStatus.WARNING
+                    self.warnings.append("The deploy printed no deploy id, so its result could not be checked.")
+                    return
+                raise StepFailed(
+                    mask(
+                        f"The deploy to {org.alias} did not start ("
+                        + (human_error.error or f"`sf project deploy start` exited with code {started.exit_code}")
+                        + ")."
+                    )
+                )
+            result = await self._deploy_report(step, ids.deploy_id)
+            failures = results.deploy_failures(result, self.paths.worktree)
+            await self._say(step, results.deploy_summary(result))
+            for line in failures:
+                await self._say(step, "  " + line)
+            if result.get("success") is True:
+                if failures:
+                    step.status = StepStatus.WARNING
+                    self.warnings.extend(f"Not deployed: {line}" for line in failures)
+                return
+            if result.get("done") is False:
+                raise StepFailed(
+                    f"Deploy {ids.deploy_id} had not finished when its time ran out (status "
+                    f"{result.get('status')}); see `sf project deploy report --job-id {ids.deploy_id}`."
+                )
+            self.errors.extend(
+                failures
+                or [f"Deploy {ids.deploy_id} ended with status {result.get('status')} and named no failing component."]
+            )
+            raise StepFailed(None)
+
+    async def _deploy_report(self, step: StepRun, deploy_id: str) -> dict[str, Any]:
+        args = ["project", "deploy", "report", "--job-id", deploy_id]
+        try:
+            envelope = await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
+            result = envelope.result
+            if isinstance(result, dict) and result.get("done") is False:
+                minutes = max(1, int(step.remaining() // 60))
+                envelope = await self.sf.run_json(
+                    [*args, "--wait", str(minutes)], sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining()
+                )
+                result = envelope.result
+        except SfFailed as exc:
+            raise StepFailed(mask(f"The result of deploy {deploy_id} could not be read: {exc.message}")) from None
+        if not isinstance(result, dict):
+            raise StepFailed(f"The result of deploy {deploy_id} is not a deploy result.")
+        return result
+
+    # -- 3, 4, 5. side by side ------------------------------------------------------------------------------------------
+
+    async def _data_step(self, org: ScratchOrg, section: Section) -> None:
+        async with self._step("data", section) as step:
+            if not self.paths.data_plan.is_file():
+                step.status = StepStatus.SKIPPED
+                await self._say(step, f"No data plan at {self.settings.dataPlanPath}: no sample data to load.")
+                return
+            try:
+                envelope = await self.sf.run_json(
+                    ["data", "import", "tree", "--target-org", org.alias, "--plan", str(self.paths.data_plan)],
+                    sink=step.section.write,
+                    cwd=self.paths.worktree,
+                    timeout=step.remaining(),
+                )
+            except SfFailed as exc:
+                self._fatal_if_unparsable(exc, "data")
+                step.status = StepStatus.WARNING
+                sentence = results.data_failure(exc.data.get("name"), exc.data.get("message"), exc.data.get("data"))
+                self.warnings.append(sentence)
+                await self._say(step, sentence, "stderr")
+                return
+            await self._say(step, results.data_summary(envelope.result))
+
+    async def _users_step(self, org: ScratchOrg, section: Section) -> None:
+        async with self._step("users", section) as step:
+            if not self.paths.user_def.is_file():
+                step.status = StepStatus.SKIPPED
+                await self._say(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
+                return
+            try:
+                envelope = await self.sf.run_json(
+                    ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(self.paths.user_def)],
+                    sink=step.section.write,
+                    cwd=self.paths.worktree,
+                    timeout=step.remaining(),
+                )
+            except SfFailed as exc:
+                self._fatal_if_unparsable(exc, "users")
+                step.status = StepStatus.WARNING
+                sentence = mask(
+                    f"The QA user was not created ({exc.data.get('name') or 'error'}: "
+                    f"{exc.data.get('message') or exc.message}). Fix {self.settings.userDefPath} and provision again."
+                )
+                self.warnings.append(sentence)
+                await self._say(step, sentence, "stderr")
+                return
+            summary = results.user_summary(envelope.result)
+            await self._say(step, summary)
+            if envelope.exit_code != 0:
+                step.status = StepStatus.WARNING
+                detail = "; ".join(envelope.warnings) or "see the output above"
+                self.warnings.append(
+                    mask(f"{summary}, but one of its sub-steps failed (exit code {envelope.exit_code}): {detail}.")
+                )
+
+    async def _permsets_step(self, org: ScratchOrg, section: Section) -> None:
+        async with self._step("permsets", section) as step:
+            wanted = list(dict.fromkeys(self.settings.permissionSets))
+            names = [n for n in wanted if PERMSET_PATTERN.fullmatch(n)]
+            for bad in (n for n in wanted if n not in names):
+                step.status = StepStatus.WARNING
+                self.warnings.append(f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped.")
+            if not names:
+                if step.status is StepStatus.OK:
+                    step.status = StepStatus.SKIPPED
+                await self._say(step, "No permission sets to assign (orgPool.permissionSets).")
+                return
+            args = ["org", "assign", "permset", "--target-org", org.alias]
+            for name in names:
+                args += ["--name", name]
+            try:
+                envelope = await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
+            except SfFailed as exc:
+                self._fatal_if_unparsable(exc, "permsets")
+                step.status = StepStatus.WARNING
+                sentence = mask(
+                    f"Permission sets {', '.join(names)} were not assigned ({exc.data.get('name') or 'error'}: "
+                    f"{exc.data.get('message') or exc.message})."
+                )
+                self.warnings.append(sentence)
+                await self._say(step, sentence, "stderr")
+                return
+            outcome = results.permset_outcome(envelope.result, names)
+            await self._say(step, results.permset_summary(outcome))
+            if outcome.failed:
+                step.status = StepStatus.WARNING
+                self.warnings.extend(outcome.failed)
+
+    @staticmethod
+    def _fatal_if_unparsable(exc: SfFailed, step: str) -> None:
+        if exc.data.get("name") in UNPARSABLE:
+            raise StepFailed(mask(f"The {step} step got output from the Salesforce CLI it cannot read: {exc.message}"))
+
+    # -- 6. the frontdoor URL -----------------------------------------------------------------------------------------
+
+    async def _login_step(self, org: ScratchOrg) -> str:
+        async with self._step("login") as step:
+            try:
+                # stdout (the URL) is captured, never streamed; only the command line and stderr reach the pane.
+                envelope = await self.sf.run_json(
+                    ["org", "open", "--target-org", org.alias, "--url-only"],
+                    sink=step.section.write,
+                    cwd=self.paths.worktree,
+                    timeout=step.remaining(),
+                )
+            except SfFailed as exc:
+                raise StepFailed(mask(f"No login URL could be obtained for org {org.alias}: {exc.message}")) from None
+            url = envelope.result.get("url") if isinstance(envelope.result, dict) else None
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise StepFailed(f"`sf org open --url-only` returned no https URL for org {org.alias}.")
+            await self._say(step, "Login URL ready: handed to the QA pane only (a single-use credential, never shown).")
+            return url

@@ -1,0 +1,135 @@
+"""Pre-warm: keep the pool topped up to maxOrgs with ready orgs, so a claim finds one instead of waiting minutes.
+
+Active only with `orgPool.preWarm: true` and `orgPool.projectDir` (the repository whose scratch definition to use);
+the setting is re-read on every round, so turning it on or off needs no restart. One creation at a time, each
+inside the same capacity reservation as the pipeline's. With `orgPool.devHub` set, the Dev Hub's
+`ActiveScratchOrgs` and `DailyScratchOrgs` are checked first (`sf org list limits`). It stands back while agents
+wait in the provisioning queue: the queue's head creates its own org, and one created here would only race it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from sidecar.errors import AlreadyExists, CapacityReached, SidecarError, SfFailed
+from sidecar.pool.models import OrgSource
+from sidecar.pool.service import PoolService
+from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, delete_quietly
+from sidecar.provisioning.masking import mask
+from sidecar.provisioning.paths import check_directory, inside
+from sidecar.settings import OrgPoolSettings, SettingsStore
+from sidecar.sf.client import SfClient
+
+log = logging.getLogger(__name__)
+
+LIMIT_NAMES = ("ActiveScratchOrgs", "DailyScratchOrgs")
+FAILURE_BACKOFF_SECONDS = (30.0, 15 * 60.0)
+
+
+class PreWarmer:
+    def __init__(
+        self,
+        pool: PoolService,
+        sf: SfClient,
+        gate: CapacityGate,
+        settings: SettingsStore,
+        queue_length: Callable[[], Awaitable[int]],
+    ) -> None:
+        self._pool = pool
+        self._sf = sf
+        self._gate = gate
+        self._settings = settings
+        self._queue_length = queue_length
+        self._wake = anyio.Event()
+        self._failures = 0
+        self.created = 0
+        self.last_problem: str | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake = anyio.Event()
+            cfg = self._settings.current.org_pool
+            pause: float = cfg.refreshIntervalSeconds
+            if cfg.preWarm and cfg.projectDir:
+                try:
+                    if await self.top_up_once(cfg):
+                        self._failures = 0
+                        continue  # room for more: the next one at once
+                except Exception as exc:  # anything: log, back off, try again later
+                    self._failures += 1
+                    self.last_problem = mask(str(getattr(exc, "message", exc)))
+                    pause = min(FAILURE_BACKOFF_SECONDS[0] * 2 ** (self._failures - 1), FAILURE_BACKOFF_SECONDS[1])
+                    log.warning("pre-warm: %s (next try in %.0f s)", self.last_problem, pause)
+                    with anyio.move_on_after(pause):  # a failure backs off even when the pool keeps changing
+                        await anyio.sleep(pause)
+                    continue
+            with anyio.move_on_after(pause):
+                await self._wake.wait()
+
+    async def top_up_once(self, cfg: OrgPoolSettings) -> bool:
+        """Create one available org if there is room; True when one was created."""
+        if await self._queue_length():
+            return False
+        assert cfg.projectDir is not None
+        project = check_directory(cfg.projectDir, "orgPool.projectDir")
+        definition = inside(project, cfg.scratchDefPath, "scratchDefPath")
+        if await self._gate.used() >= self._pool.limits.max_orgs:
+            return False
+        if cfg.devHub and not await self._hub_has_room(cfg.devHub):
+            raise SfFailed(f"the Dev Hub {cfg.devHub} has no scratch org left today or active; waiting", name="LIMIT")
+        reservation = await self._gate.reserve()
+        if reservation is None:
+            return False
+        alias = "prewarm-" + uuid.uuid4().hex[:8]
+        try:
+            try:
+                created = await create_scratch_org(
+                    self._sf,
+                    cfg,
+                    alias=alias,
+                    definition_file=definition,
+                    duration_days=self._pool.limits.duration_days(),
+                    cwd=project,
+                    sink=None,
+                    timeout=cfg.stepTimeoutMinutes * 60,
+                )
+            except DevHubLimit as exc:
+                raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._pool.register(
+                        alias,
+                        expires_at=created.expires_at,
+                        login_url=created.login_url,
+                        username=created.username,
+                        sf_org_id=created.sf_org_id,
+                        instance_url=created.instance_url,
+                        source=OrgSource.PROVISIONED,
+                    )
+                except (CapacityReached, AlreadyExists):
+                    await delete_quietly(self._sf, alias, project, None)
+                    return False
+        finally:
+            reservation.release()
+        self.created += 1
+        log.info("pre-warm: created available org %s", alias)
+        return True
+
+    async def _hub_has_room(self, hub: str) -> bool:
+        try:
+            envelope = await self._sf.run_json(["org", "list", "limits", "--target-org", hub], timeout=300)
+        except SidecarError:
+            raise
+        entries: Any = envelope.result if isinstance(envelope.result, list) else []
+        remaining = {
+            e.get("name"): e.get("remaining") for e in entries if isinstance(e, dict) and e.get("name") in LIMIT_NAMES
+        }
+        return all(not isinstance(v, int) or v > 0 for v in remaining.values())
