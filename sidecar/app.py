@@ -5,29 +5,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
-from jsonrpcserver import async_dispatch_to_serializable
 
 from sidecar.db import Database
 from sidecar.framing import Framing
-from sidecar.handlers.agent import AgentHandlers
 from sidecar.handlers.org import OrgHandlers
 from sidecar.handlers.system import SystemHandlers
 from sidecar.pool.service import PoolLimits, PoolService
-from sidecar.rpc import bind_methods, normalize_response
+from sidecar.rpc import LateMethods, bind_methods, make_dispatch
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.transport import Message, Transport
+from sidecar.transport import Transport
 from sidecar.wiremodel import WireModel
+
+if TYPE_CHECKING:
+    from sidecar.governance.service import GovernanceService
 
 log = logging.getLogger(__name__)
 
-
-def _identity(value: Any) -> Any:
-    return value
+# How long the late batch waits for a request that needs it before binding anyway: long enough for the first
+# answer to go out, short enough that nobody notices.
+LATE_BIND_IDLE_SECONDS = 0.05
 
 
 @dataclass
@@ -38,14 +39,17 @@ class App:
     sf: SfClient
     pool: PoolService
     transport: Transport
+    governance: "GovernanceService | None" = None
 
     def limits(self) -> PoolLimits:
         cfg = self.settings.current.org_pool
-        return PoolLimits(
+        limits = PoolLimits(
             max_orgs=cfg.maxOrgs,
             default_duration_days=cfg.defaultDurationDays,
             min_remaining_hours=cfg.minRemainingHours,
         )
+        # While someone is signed in, their pool's entitlements narrow the settings (cached: no query here).
+        return self.governance.narrow(limits) if self.governance is not None else limits
 
     async def refresh_loop(self) -> None:
         """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
@@ -58,21 +62,19 @@ class App:
 
 
 async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
-    """Serve one peer until its input ends; the database is closed whatever happens."""
+    """Serve one peer until its input ends; the database is closed whatever happens.
+
+    The pool's channels are bound before serving; agents, governance and provisioning (two thirds of the import
+    time) are bound just after, so the app's first `org:status` is answered without waiting for them.
+    """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
     db = Database(home / "sidecar.db")
-    await db.open()
     try:
+        await db.open()
         methods: dict[str, Any] = {}
-
-        async def dispatch(message: Message) -> Message | None:
-            response = await async_dispatch_to_serializable(
-                message, methods=methods, deserializer=_identity, validator=_identity  # type: ignore[arg-type]
-            )
-            return normalize_response(response)
-
-        transport = Transport(dispatch, framing)
+        late = LateMethods()
+        transport = Transport(make_dispatch(methods, late), framing)
 
         async def notify(name: str, params: WireModel) -> None:
             await transport.notify(name, params.dump())
@@ -80,16 +82,40 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
         app.pool = PoolService(db, app.limits, sf.org_list)
-        handlers = [
-            OrgHandlers(app.pool, notify),
-            AgentHandlers(app.pool),
-            SystemHandlers(home, db, settings, sf.path),
-        ]
-        table, _ = bind_methods(handlers)
-        methods.update(table)
+        system = SystemHandlers(home, db, settings, sf.path)
+        methods.update(bind_methods([OrgHandlers(app.pool, notify), system])[0])
+
         async with anyio.create_task_group() as tg:
+
+            async def bind_the_rest() -> None:
+                from sidecar.governance.service import GovernanceService
+                from sidecar.handlers.agent import AgentHandlers
+                from sidecar.handlers.auth import AuthHandlers
+                from sidecar.handlers.governance import GovernanceHandlers
+                from sidecar.handlers.provision import ProvisionHandlers
+                from sidecar.provisioning.service import ProvisioningService
+
+                governance = GovernanceService(db, app.pool)
+                await governance.load_catalog(settings.current.raw)
+                settings.subscribe(governance.on_settings_changed)
+                system.issue_sources.append(lambda: governance.catalog_errors)
+                app.governance = governance
+                provisioning = ProvisioningService(db, app.pool, sf, settings, notify)
+                table, _ = bind_methods(
+                    [
+                        AgentHandlers(app.pool, stop_hooks=[provisioning.stop_agent]),
+                        AuthHandlers(governance),
+                        GovernanceHandlers(governance, app.pool.status, notify),
+                        ProvisionHandlers(provisioning, provisioning.sf_runner),
+                    ]
+                )
+                methods.update(table)
+                # Runs once transport.serve has attached the peer, so its restart report is not dropped.
+                tg.start_soon(provisioning.serve)
+
             tg.start_soon(settings.watch)
             tg.start_soon(app.refresh_loop)
+            tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send)
             tg.cancel_scope.cancel()
     finally:

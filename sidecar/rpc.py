@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, get_type_hints
 
+import anyio
 from jsonrpcserver import Error, Success
 from jsonrpcserver.async_dispatcher import dispatch_request
 from jsonrpcserver.dispatcher import create_request, to_response
@@ -185,7 +186,35 @@ _ANY_SIGNATURE = inspect.Signature(
 )
 
 
-def make_dispatch(methods: dict[str, Callable[..., Awaitable[Result]]]) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+class LateMethods:
+    """Methods bound after serving has begun, so the first answer does not wait for every module to import.
+
+    A request for a method not bound yet waits for the late batch (and asks for it at once) rather than getting
+    -32601; once the batch is in, an unknown method is unknown.
+    """
+
+    def __init__(self) -> None:
+        self._ready = anyio.Event()
+        self._wanted = anyio.Event()
+
+    async def wait(self) -> None:
+        if not self._ready.is_set():
+            self._wanted.set()
+            await self._ready.wait()
+
+    async def load(self, bind: Callable[[], Awaitable[None]], idle_seconds: float) -> None:
+        """Run `bind` once a request needs it or after `idle_seconds`, whichever is first."""
+        with anyio.move_on_after(idle_seconds):
+            await self._wanted.wait()
+        try:
+            await bind()
+        finally:
+            self._ready.set()
+
+
+def make_dispatch(
+    methods: dict[str, Callable[..., Awaitable[Result]]], late: LateMethods | None = None
+) -> Callable[[dict[str, Any]], Awaitable[Any]]:
     """Dispatch one already-validated request object through jsonrpcserver.
 
     The transport has parsed the JSON and checked the envelope (and splits batches itself, so one bad element no
@@ -194,6 +223,8 @@ def make_dispatch(methods: dict[str, Callable[..., Awaitable[Result]]]) -> Calla
     """
 
     async def dispatch(message: dict[str, Any]) -> Any:
+        if late is not None and message.get("method") not in methods:
+            await late.wait()
         request, result = await dispatch_request(methods, NOCONTEXT, create_request(message))
         if request.id is NOID:
             return None

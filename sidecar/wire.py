@@ -10,11 +10,18 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 from pydantic import TypeAdapter
 
-from sidecar.handlers import agent, org, system
+from sidecar.handlers import agent, auth, governance, org, provision, system
 from sidecar.rpc import MethodSpec, NotificationSpec, specs_of
 
-HANDLER_CLASSES: list[type] = [org.OrgHandlers, agent.AgentHandlers, system.SystemHandlers]
-NOTIFICATIONS: list[NotificationSpec] = [*org.NOTIFICATIONS]
+HANDLER_CLASSES: list[type] = [
+    org.OrgHandlers,
+    agent.AgentHandlers,
+    system.SystemHandlers,
+    auth.AuthHandlers,
+    governance.GovernanceHandlers,
+    provision.ProvisionHandlers,
+]
+NOTIFICATIONS: list[NotificationSpec] = [*org.NOTIFICATIONS, *governance.NOTIFICATIONS, *provision.NOTIFICATIONS]
 
 
 def method_specs() -> list[MethodSpec]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from pydantic import StrictStr
 
 from sidecar.errors import ErrorCode as E
 from sidecar.pool.service import PoolService
 from sidecar.rpc import rpc_method
-from sidecar.wiremodel import WireModel
+from sidecar.wiremodel import StrictStr, WireModel
 
 StopHook = Callable[[str], Awaitable[None]]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from pydantic import StrictBool, StrictStr
 
 from sidecar.errors import ErrorCode as E
 from sidecar.pool.models import ChangeReason, DiscoveryReport, PoolStatus, ScratchOrg, SkippedOrg
 from sidecar.pool.service import PoolChange, PoolService
 from sidecar.rpc import NoParams, NotificationSpec, rpc_method
-from sidecar.wiremodel import WireModel
+from sidecar.wiremodel import StrictBool, StrictStr, WireModel
 
 Notify = Callable[[str, WireModel], Awaitable[None]]
 

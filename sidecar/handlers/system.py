@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sidecar import PROTOCOL_VERSION, __version__
 from sidecar.db import Database
 from sidecar.errors import SfUnavailable
 from sidecar.rpc import NoParams, rpc_method
-from sidecar.settings import SettingsStore
+from sidecar.settings import SettingsError, SettingsStore
 from sidecar.wiremodel import WireModel
 
 
@@ -43,11 +43,21 @@ class Health(WireModel):
 
 
 class SystemHandlers:
-    def __init__(self, home: Path, db: Database, settings: SettingsStore, sf_path: Callable[[], Path]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        db: Database,
+        settings: SettingsStore,
+        sf_path: Callable[[], Path],
+        issue_sources: list[Callable[[], Iterable[SettingsError]]] | None = None,
+    ) -> None:
         self._home = home
         self._db = db
         self._settings = settings
         self._sf_path = sf_path
+        # Sections parsed elsewhere (the governance catalog) add their problems here; a list, so a service bound
+        # after this handler can still join.
+        self.issue_sources = issue_sources if issue_sources is not None else []
 
     @rpc_method("sidecar:health", result=Health)
     async def health(self, params: NoParams) -> Health:
@@ -56,7 +66,9 @@ class SystemHandlers:
             sf = SfInfo(path=str(self._sf_path()))
         except SfUnavailable as exc:
             sf = SfInfo(path=None, error=exc.message)
-        current = self._settings.current
+        issues = [*self._settings.current.errors]
+        for source in self.issue_sources:
+            issues.extend(source())
         return Health(
             version=__version__,
             protocol_version=PROTOCOL_VERSION,
@@ -65,6 +77,6 @@ class SystemHandlers:
             sf=sf,
             settings=SettingsInfo(
                 path=str(self._settings.path),
-                errors=[SettingsIssue(key=e.key, reason=e.reason) for e in current.errors],
+                errors=[SettingsIssue(key=e.key, reason=e.reason) for e in issues],
             ),
         )
