@@ -1,8 +1,8 @@
 """Baseline processes: what no sidecar code can beat, measured beside the sidecar in the same run.
 
-`imports` loads the libraries the sidecar needs, starts anyio's asyncio loop (as `anyio.run` must) and validates the
-request with a one-field pydantic model (pydantic loads its field and validator machinery only when a model is
-defined and built, which any code on this stack does), then answers one ndjson request: the floor for start-up.
+`imports` only imports the libraries the sidecar needs, including the parts of them it cannot run without (anyio's
+asyncio backend; pydantic's field and validator modules, which `import pydantic` defers until a model is defined),
+then answers one ndjson request: the floor for start-up.
 `echo` answers every ndjson request with a canned result: the floor for a round trip through pipes and Python.
 """
 
@@ -13,22 +13,21 @@ import sys
 
 
 def imports_then_answer() -> None:
+    import asyncio  # noqa: F401  (anyio.run loads it, and its own asyncio backend)
+    import sqlite3  # noqa: F401
+
     import aiosqlite  # noqa: F401
-    import anyio
+    import anyio  # noqa: F401
+    import anyio._backends._asyncio  # noqa: F401
     import jsonrpcserver  # noqa: F401
-    from pydantic import BaseModel
+    import pydantic.fields  # noqa: F401  (with pydantic.types: what defining any model loads)
+    import pydantic.plugin._loader  # noqa: F401  (what building any validator loads)
+    from pydantic import BaseModel, TypeAdapter  # noqa: F401
 
-    class Request(BaseModel):
-        method: str
-
-    async def answer() -> None:
-        line = sys.stdin.buffer.readline()
-        request = json.loads(line)
-        Request.model_validate(request)
-        sys.stdout.buffer.write(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {}}).encode() + b"\n")
-        sys.stdout.flush()
-
-    anyio.run(answer, backend="asyncio")
+    line = sys.stdin.buffer.readline()
+    request = json.loads(line)
+    sys.stdout.buffer.write(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {}}).encode() + b"\n")
+    sys.stdout.flush()
 
 
 def echo() -> None:
