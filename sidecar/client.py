@@ -49,6 +49,8 @@ class SidecarProcess:
         self.framing = framing
         self.messages: list[Any] = []  # every frame received, parsed, in order
         self._arrived = anyio.Event()
+        # Responses by id, so a request finds its own in O(1) instead of rescanning every message received so far.
+        self._responses: dict[Any, Any] = {}
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
         self.undecodable: list[bytes] = []
@@ -109,6 +111,8 @@ class SidecarProcess:
                 self.undecodable.append(frame)
                 continue
             self.messages.append(message)
+            if isinstance(message, dict) and "method" not in message and "id" in message:
+                self._responses[message["id"]] = message
             if self.on_message is not None:
                 self.on_message("received", message)
             self._arrived.set()
@@ -160,7 +164,12 @@ class SidecarProcess:
         if params is not None:
             message["params"] = params
         await self.send(message)
-        return await self.wait_for(lambda m: isinstance(m, dict) and m.get("id") == id_ and "method" not in m, timeout)
+        with anyio.fail_after(timeout):
+            while id_ not in self._responses:
+                if self.stdout_closed.is_set():
+                    raise EOFError(f"sidecar closed stdout before answering {method}")
+                await self._arrived.wait()
+        return self._responses.pop(id_)
 
     async def call(self, method: str, *params: Any, timeout: float = 20.0, **named: Any) -> Any:
         """Positional params (like ipcRenderer.invoke) or named ones; the result, or RpcError."""
