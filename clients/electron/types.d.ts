@@ -123,7 +123,7 @@ export interface Health {
 
 export interface Indicator {
   label: string;
-  level: string;
+  level: "green" | "yellow" | "red";
 }
 
 export interface LadderPosition {

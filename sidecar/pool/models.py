@@ -6,6 +6,7 @@ import math
 import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from sidecar.wiremodel import WireModel
 
@@ -54,7 +55,7 @@ class ScratchOrg(WireModel):
 
 class Indicator(WireModel):
     label: str
-    level: str
+    level: Literal["green", "yellow", "red"]
 
 
 class PoolStatus(WireModel):
@@ -67,6 +68,7 @@ class PoolStatus(WireModel):
 
     @classmethod
     def build(cls, total: int, available: int, leased: int, expired: int, max_orgs: int) -> PoolStatus:
+        level: Literal["green", "yellow", "red"]
         if available == 0:
             level = "red"
         elif available <= max(1, math.ceil(max_orgs / 4)):

@@ -235,6 +235,10 @@ class PoolService:
         check_agent_id(agent_id)
         now = self._clock()
         not_before = now + timedelta(hours=self.limits.min_remaining_hours)
+        # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
+        # for the write lock. The transaction below still decides every claim that could succeed.
+        if not await store.claim_has_work(self._db.reader, agent_id, to_db(now), to_db(not_before)):
+            return None
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
             org = await store.lease_of(conn, agent_id)

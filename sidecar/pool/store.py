@@ -70,6 +70,18 @@ async def lease_of(conn: aiosqlite.Connection, agent_id: str) -> ScratchOrg | No
     return to_org(row) if row else None
 
 
+async def claim_has_work(conn: aiosqlite.Connection, agent_id: str, now: str, not_before: str) -> bool:
+    """Whether a claim could change or return anything: an org to lease, the agent's own lease, or one to expire."""
+    row = await fetch_one(
+        conn,
+        "SELECT 1 FROM scratch_orgs WHERE assigned_agent_id = ?"
+        " OR (status = 'available' AND expires_at > ?)"
+        " OR (status <> 'expired' AND expires_at <= ?) LIMIT 1",
+        (agent_id, not_before, now),
+    )
+    return row is not None
+
+
 async def status_counts(conn: aiosqlite.Connection, now: str) -> tuple[int, int, int, int]:
     """(total, available, leased, expired), counting an org past its expiry as expired before any refresh."""
     row = await fetch_one(
