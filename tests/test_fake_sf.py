@@ -105,6 +105,20 @@ def with_org(fake: FakeSf, **extra: Any) -> dict[str, Any]:
     return state
 
 
+def spawn(fake: FakeSf, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """The fake `sf` as the sidecar starts it: argv list, stdin closed, stdout piped as text."""
+    return subprocess.Popen(
+        [str(SF), *args],
+        cwd=fake.project,
+        env=fake.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 def _days(n: int) -> str:
     return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=n)).isoformat()
 
@@ -368,15 +382,7 @@ def test_concurrent_creates_lose_no_update(fake: FakeSf) -> None:
         }
     )
     procs = [
-        subprocess.Popen(
-            [str(SF), "org", "create", "scratch", "-f", "config/project-scratch-def.json", "-a", f"agent{i}", "--json"],
-            cwd=fake.project,
-            env=fake.env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        spawn(fake, "org", "create", "scratch", "-f", "config/project-scratch-def.json", "-a", f"agent{i}", "--json")
         for i in range(8)
     ]
     outputs = []
@@ -462,15 +468,7 @@ def test_deploy_human_mode_streams_progress_then_report_returns_the_result(fake:
     with_org(fake, delays={"project deploy start": 1.5})
     started = time.monotonic()
     arrivals: list[tuple[float, str]] = []
-    with subprocess.Popen(
-        [str(SF), "project", "deploy", "start", "--target-org", "qa1", "--source-dir", "force-app"],
-        cwd=fake.project,
-        env=fake.env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as proc:
+    with spawn(fake, "project", "deploy", "start", "--target-org", "qa1", "--source-dir", "force-app") as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             arrivals.append((time.monotonic() - started, line.rstrip("\n")))
@@ -600,16 +598,7 @@ def _group_members(pgid: int) -> list[tuple[int, str]]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_hang_holds_a_child_and_killing_the_group_leaves_nothing(fake: FakeSf) -> None:
     with_org(fake, scenarios={"project deploy start": "hang"})
-    with subprocess.Popen(
-        [str(SF), "project", "deploy", "start", "-o", "qa1", "-d", "force-app"],
-        cwd=fake.project,
-        env=fake.env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    ) as proc:
+    with spawn(fake, "project", "deploy", "start", "-o", "qa1", "-d", "force-app", new_session=True) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("Deploying v")
         assert proc.stdout.readline().startswith("Deploy ID: 0Af")

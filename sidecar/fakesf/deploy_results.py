@@ -54,29 +54,19 @@ def final_result(
     files += [
         {"fullName": c.full_name, "type": c.type, "state": "Created", "filePath": f} for c in deployed for f in c.files
     ]
-    return {
-        "checkOnly": False,
-        "completedDate": completed,
-        "createdBy": ids.stable_id("005", instance_url),
-        "createdByName": "User User",
-        "createdDate": started,
-        "details": details,
-        "done": True,
-        "id": deploy_id,
-        "ignoreWarnings": False,
-        "lastModifiedDate": completed,
-        "numberComponentErrors": len(failing),
-        "numberComponentsDeployed": len(deployed),
-        "numberComponentsTotal": len(components),
-        "numberTestErrors": 0,
-        "numberTestsCompleted": 0,
-        "numberTestsTotal": 0,
-        "rollbackOnError": True,
-        "runTestsEnabled": False,
-        "startDate": started,
-        "status": status,
-        "success": status in ("Succeeded", "SucceededPartial"),
-        "files": files,
+    return _deploy_result(
+        deploy_id,
+        created_by=ids.stable_id("005", instance_url),
+        started=started,
+        status=status,
+        details=details,
+        total=len(components),
+        deployed=len(deployed),
+        errors=len(failing),
+        files=files,
+        completedDate=completed,
+        lastModifiedDate=completed,
+    ) | {
         "zipSize": 1024 + 512 * len(components),
         "zipFileCount": sum(max(1, len(c.files)) for c in components) + 1,
         "deployUrl": (
@@ -91,19 +81,37 @@ def running_result(
     deploy_id: str, total: int, deployed: int, started: str, status: str = "InProgress"
 ) -> dict[str, Any]:
     """A deploy that has not finished (async start, a --wait that ran out, a report while it runs)."""
-    return {
+    details = {"componentSuccesses": [], "runTestResult": {"numFailures": "0", "numTestsRun": "0", "totalTime": "0.0"}}
+    return _deploy_result(
+        deploy_id, created_by="005000000000000AAA", started=started, status=status, details=details,
+        total=total, deployed=deployed, errors=0, files=[],
+    )
+
+
+def _deploy_result(
+    deploy_id: str,
+    *,
+    created_by: str,
+    started: str,
+    status: str,
+    details: dict[str, Any],
+    total: int,
+    deployed: int,
+    errors: int,
+    files: list[dict[str, Any]],
+    **dates: str,
+) -> dict[str, Any]:
+    """The fields every deploy result has, keys in the real CLI's order (alphabetical, then `files`)."""
+    fields: dict[str, Any] = {
         "checkOnly": False,
-        "createdBy": "005000000000000AAA",
+        "createdBy": created_by,
         "createdByName": "User User",
         "createdDate": started,
-        "details": {
-            "componentSuccesses": [],
-            "runTestResult": {"numFailures": "0", "numTestsRun": "0", "totalTime": "0.0"},
-        },
-        "done": False,
+        "details": details,
+        "done": exit_code_for(status) != 69,  # 69: still running
         "id": deploy_id,
         "ignoreWarnings": False,
-        "numberComponentErrors": 0,
+        "numberComponentErrors": errors,
         "numberComponentsDeployed": deployed,
         "numberComponentsTotal": total,
         "numberTestErrors": 0,
@@ -113,9 +121,10 @@ def running_result(
         "runTestsEnabled": False,
         "startDate": started,
         "status": status,
-        "success": False,
-        "files": [],
+        "success": status in ("Succeeded", "SucceededPartial"),
+        **dates,
     }
+    return dict(sorted(fields.items())) | {"files": files}
 
 
 def failure_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
