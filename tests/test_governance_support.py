@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.db import Database, fetch_all
-from sidecar.governance.models import Claims
-from sidecar.governance.service import GovernanceService
-from sidecar.governance.store import Tier
 from sidecar.governance import store
-from sidecar.governance.ladders import new_id
+from sidecar.governance.ladders import grant_tier
+from sidecar.governance.models import SYSTEM, Claims
+from sidecar.governance.service import GovernanceService
+from sidecar.governance.store import LadderRef
 
 ISSUER = "https://login.example.com"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -114,33 +114,26 @@ async def catalog_ids(db: Database) -> dict[str, str]:
 
 
 async def move_to_rank(db: Database, pool_id: str, rank: int, now: str = "2026-11-22T12:30:00.000000Z") -> None:
-    """Stand a pool at `rank` of its ladder with a purchased grant, as an upgrade would (no upgrade API yet)."""
+    """Stand a pool at `rank` of its ladder with a purchased grant, as an upgrade would (no upgrade API yet).
+
+    Setup, not an oracle: it grants through the library so it writes what a real grant writes; no transition is
+    recorded, so the tests' transition histories hold only what reapply wrote.
+    """
     async with db.transaction() as conn:
         pool = await store.lock_pool(conn, pool_id)
         position = await store.ladder_position(conn, pool_id)
         assert pool is not None and position is not None
-        tier = await store.ladder_tier(conn, position.ladder_id, rank)
-        assert isinstance(tier, Tier)
         await store.end_active_provision(conn, pool_id, now)
-        grant_id = new_id("grt")
-        await store.insert_grant(
+        await grant_tier(
             conn,
-            {
-                "id": grant_id,
-                "organization_id": pool.organization_id,
-                "billing_account_id": None,
-                "product_id": tier.product_id,
-                "entitlement_set_id": tier.entitlement_set_id,
-                "granted_by_person_id": None,
-                "grant_reason": "purchase",
-                "status": "active",
-                "quantity": 1,
-                "created_at": now,
-                "ended_at": None,
-            },
+            pool,
+            LadderRef(position.ladder_id, position.ladder_key),
+            rank,
+            grant_reason="purchase",
+            billing_account_id=None,
+            transition=None,
+            from_rank=None,
+            actor=SYSTEM,
+            reason="test setup",
+            now=now,
         )
-        await store.insert_provision(
-            conn, {"id": new_id("prv"), "pool_id": pool_id, "grant_id": grant_id, "status": "active", "created_at": now}
-        )
-        await store.materialize_entitlements(conn, pool_id, now)
-        await store.set_ladder_position(conn, pool_id, position.ladder_id, rank, now)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError
@@ -84,22 +84,44 @@ class _OrgTypeEntry(BaseModel):
     defaultPlanLadder: StrictStr | None = None
 
 
+Entry = TypeVar("Entry", bound=BaseModel)
+
+
 def _reason(exc: ValidationError) -> str:
     return "; ".join(e["msg"] for e in exc.errors())
 
 
+def _slug_keyed(
+    entries: dict[str, Any], part: str, what: str, errors: list[SettingsError]
+) -> Iterator[tuple[str, Any, str]]:
+    """(key, value, where) of each entry whose key can be a slug; the others are dropped before anything names them."""
+    for key, value in entries.items():
+        where = f"governance.{part}.{key}"
+        if KEY_PATTERN.fullmatch(key):
+            yield key, value, where
+        else:
+            errors.append(SettingsError(where, f"{what} key must be letters, digits, '.', '_' or '-' ({what} dropped)"))
+
+
+def _object_entry(
+    model: type[Entry], value: Any, where: str, errors: list[SettingsError], otherwise: str
+) -> Entry | None:
+    """None when the entry is not an object at all: `parse_section` would then give it every default, but the
+    caller decides what a missing entry means (`otherwise` says it in the report)."""
+    if not isinstance(value, dict):
+        errors.append(SettingsError(where, f"expected an object, got {type(value).__name__} ({otherwise})"))
+        return None
+    entry, entry_errors = parse_section(model, value, where)
+    errors.extend(entry_errors)
+    return entry
+
+
 def _parse_products(entries: dict[str, Any], errors: list[SettingsError]) -> dict[str, Product]:
     products: dict[str, Product] = {}
-    for key, value in entries.items():
-        where = f"governance.products.{key}"
-        if not KEY_PATTERN.fullmatch(key):
-            errors.append(SettingsError(where, "key must be letters, digits, '.', '_' or '-' (product dropped)"))
+    for key, value, where in _slug_keyed(entries, "products", "product", errors):
+        entry = _object_entry(_ProductEntry, value, where, errors, "product dropped")
+        if entry is None:
             continue
-        if not isinstance(value, dict):
-            errors.append(SettingsError(where, f"expected an object, got {type(value).__name__} (product dropped)"))
-            continue
-        entry, entry_errors = parse_section(_ProductEntry, value, where)
-        errors.extend(entry_errors)
         entitlements: dict[str, EntitlementValue] = {}
         for name, raw in entry.entitlements.items():
             adapter = KNOWN_ENTITLEMENTS.get(name, ANY_ENTITLEMENT)
@@ -117,11 +139,8 @@ def _parse_ladders(
     entries: dict[str, Any], products: Mapping[str, Product], errors: list[SettingsError]
 ) -> dict[str, tuple[str, ...]]:
     ladders: dict[str, tuple[str, ...]] = {}
-    for key, value in entries.items():
-        where = f"governance.ladders.{key}"
-        if not KEY_PATTERN.fullmatch(key):
-            problem = "ladder key must be letters, digits, '.', '_' or '-'"
-        elif not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
+    for key, value, where in _slug_keyed(entries, "ladders", "ladder", errors):
+        if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
             problem = f"expected a non-empty list of product keys, rank 0 first (got {value!r})"
         elif len(set(value)) != len(value):
             problem = "a product appears twice on the ladder"
@@ -138,18 +157,9 @@ def _parse_org_types(
     entries: dict[str, Any], ladders: Mapping[str, tuple[str, ...]], errors: list[SettingsError]
 ) -> dict[str, str | None]:
     org_types: dict[str, str | None] = {}
-    for key, value in entries.items():
-        where = f"governance.orgTypes.{key}"
-        if not KEY_PATTERN.fullmatch(key):
-            errors.append(SettingsError(where, "org type key must be letters, digits, '.', '_' or '-' (dropped)"))
-            continue
-        if not isinstance(value, dict):
-            errors.append(SettingsError(where, f"expected an object, got {type(value).__name__} (no default plan)"))
-            org_types[key] = None
-            continue
-        entry, entry_errors = parse_section(_OrgTypeEntry, value, where)
-        errors.extend(entry_errors)
-        ladder = entry.defaultPlanLadder
+    for key, value, where in _slug_keyed(entries, "orgTypes", "org type", errors):
+        entry = _object_entry(_OrgTypeEntry, value, where, errors, "no default plan")
+        ladder = entry.defaultPlanLadder if entry is not None else None
         if ladder is not None and ladder not in ladders:
             errors.append(
                 SettingsError(f"{where}.defaultPlanLadder", f"unknown or dropped ladder {ladder!r} (no default plan)")

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Literal
 
 import aiosqlite
 
 from sidecar.errors import NotFound
 from sidecar.governance import store
 from sidecar.governance.models import SYSTEM, Actor, ReapplyOutcome, TransitionType
-from sidecar.governance.store import LadderRef, PoolRef
+from sidecar.governance.store import LadderRef, PoolRef, Tier
 
 # Called with a step's name after each write; tests raise from it to prove a late failure undoes everything.
 StepHook = Callable[[str], None]
 
 AUTO_PROVISIONING_REASON = "auto-provisioning on org creation"
 REAPPLY_REASON = "default plan reapplied"
+
+# What the `grants.grant_reason` CHECK allows.
+GrantReason = Literal["default", "purchase", "manual"]
 
 
 def new_id(prefix: str) -> str:
@@ -33,14 +37,23 @@ def no_step(_name: str) -> None:
 
 
 class CatalogBroken(RuntimeError):
-    """The default ladder has no rank-0 tier: the catalog sync guarantees one, so this is a bug, not input."""
+    """A ladder lacks the tier being granted: the catalog sync guarantees rank 0, so this is a bug, not input."""
 
 
-async def grant_default(
+async def _tier_at(conn: aiosqlite.Connection, ladder: LadderRef, rank: int) -> Tier:
+    tier = await store.ladder_tier(conn, ladder.id, rank)
+    if tier is None:
+        raise CatalogBroken(f"ladder {ladder.key!r} has no rank-{rank} tier")
+    return tier
+
+
+async def grant_tier(
     conn: aiosqlite.Connection,
     pool: PoolRef,
     ladder: LadderRef,
+    rank: int,
     *,
+    grant_reason: GrantReason,
     billing_account_id: str | None,
     transition: TransitionType | None,
     from_rank: int | None,
@@ -49,15 +62,13 @@ async def grant_default(
     now: str,
     step: StepHook = no_step,
 ) -> str:
-    """Grant the ladder's rank-0 product to the pool: grant, provision, entitlements, rank 0, transition.
+    """Grant the product at `rank` of the ladder to the pool: grant, provision, entitlements, rank, transition.
 
     The pool must hold no active provision (the caller ends it first: the database allows one per pool). Returns
     the new provision's id.
     """
     await store.lock_pool(conn, pool.id)
-    tier = await store.ladder_tier(conn, ladder.id, 0)
-    if tier is None:
-        raise CatalogBroken(f"ladder {ladder.key!r} has no rank-0 tier")
+    tier = await _tier_at(conn, ladder, rank)
     grant_id = new_id("grt")
     await store.insert_grant(
         conn,
@@ -68,7 +79,7 @@ async def grant_default(
             "product_id": tier.product_id,
             "entitlement_set_id": tier.entitlement_set_id,
             "granted_by_person_id": actor.person_id,
-            "grant_reason": "default",
+            "grant_reason": grant_reason,
             "status": "active",
             "quantity": 1,
             "created_at": now,
@@ -84,11 +95,11 @@ async def grant_default(
     step("provision")
     await store.materialize_entitlements(conn, pool.id, now)
     step("entitlements")
-    await store.set_ladder_position(conn, pool.id, ladder.id, 0, now)
+    await store.set_ladder_position(conn, pool.id, ladder.id, rank, now)
     step("ladder")
     if transition is not None:
         await record_transition(
-            conn, pool.id, ladder.id, transition, from_rank, 0, actor=actor, reason=reason, now=now
+            conn, pool.id, ladder.id, transition, from_rank, rank, actor=actor, reason=reason, now=now
         )
         step("transition")
     return provision_id
@@ -147,20 +158,10 @@ async def reapply_defaults_for_pool(
     if ladder is None:
         return await _end(conn, pool, position, now=now, actor=actor, reason=reason, step=step)
 
-    tier = await store.ladder_tier(conn, ladder.id, 0)
-    if tier is None:
-        raise CatalogBroken(f"ladder {ladder.key!r} has no rank-0 tier")
+    tier = await _tier_at(conn, ladder, 0)
     existing = await store.active_default_provision(conn, pool.id, ladder.id, tier.product_id)
     if existing is not None:
-        return ReapplyOutcome(
-            pool_id=pool.id,
-            changed=False,
-            transition=None,
-            provision_id=existing,
-            ladder=ladder.key,
-            rank=0,
-            entitlements=await store.pool_entitlements(conn, pool.id),
-        )
+        return await _at_rank_0(conn, pool, ladder, existing, changed=False, transition=None)
 
     if position is None or position.ladder_id != ladder.id:
         transition: TransitionType | None = TransitionType.INITIATE
@@ -171,10 +172,12 @@ async def reapply_defaults_for_pool(
         # Already at rank 0 but not on the current rank-0 product (the catalog changed): re-grant, rank unchanged.
         transition, from_rank = None, 0
     await store.end_active_provision(conn, pool.id, now)
-    provision_id = await grant_default(
+    provision_id = await grant_tier(
         conn,
         pool,
         ladder,
+        0,
+        grant_reason="default",
         billing_account_id=await store.default_billing_account(conn, pool.organization_id),
         transition=transition,
         from_rank=from_rank,
@@ -183,9 +186,22 @@ async def reapply_defaults_for_pool(
         now=now,
         step=step,
     )
+    return await _at_rank_0(conn, pool, ladder, provision_id, changed=True, transition=transition)
+
+
+async def _at_rank_0(
+    conn: aiosqlite.Connection,
+    pool: PoolRef,
+    ladder: LadderRef,
+    provision_id: str,
+    *,
+    changed: bool,
+    transition: TransitionType | None,
+) -> ReapplyOutcome:
+    """The outcome of a pool on its default plan, whether this reapply put it there or found it there."""
     return ReapplyOutcome(
         pool_id=pool.id,
-        changed=True,
+        changed=changed,
         transition=transition,
         provision_id=provision_id,
         ladder=ladder.key,

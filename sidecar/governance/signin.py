@@ -14,7 +14,7 @@ import aiosqlite
 
 from sidecar.governance import store
 from sidecar.governance.catalog import PERSONAL
-from sidecar.governance.ladders import AUTO_PROVISIONING_REASON, StepHook, grant_default, new_id, no_step
+from sidecar.governance.ladders import AUTO_PROVISIONING_REASON, StepHook, grant_tier, new_id, no_step
 from sidecar.governance.models import SYSTEM, Claims, Subject, TransitionType
 from sidecar.governance.store import PoolRef
 
@@ -151,10 +151,12 @@ async def sign_in_subject(
 
     ladder = await store.default_ladder(conn, PERSONAL)
     if ladder is not None:
-        await grant_default(
+        await grant_tier(
             conn,
             PoolRef(pool_id, organization_id, PERSONAL),
             ladder,
+            0,
+            grant_reason="default",
             billing_account_id=billing_account_id,
             transition=TransitionType.INITIATE,
             from_rank=None,

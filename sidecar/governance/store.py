@@ -10,9 +10,9 @@ the 0/1 booleans are SQLite's spelling.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -47,34 +47,66 @@ class Position:
     rank: int
 
 
+T = TypeVar("T")
+
+
 def _in(values: Sequence[str]) -> str:
     return ", ".join("?" for _ in values)
 
 
-async def _insert(conn: aiosqlite.Connection, table: str, values: Mapping[str, Any]) -> None:
-    names = ", ".join(values)
-    await conn.execute(f"INSERT INTO {table} ({names}) VALUES ({_in(list(values))})", tuple(values.values()))
+def _insert_sql(table: str, values: Mapping[str, Any]) -> str:
+    return f"INSERT INTO {table} ({', '.join(values)}) VALUES ({_in(list(values))})"
+
+
+Insert = Callable[[aiosqlite.Connection, Mapping[str, Any]], Awaitable[None]]
+
+
+def _inserter(table: str) -> Insert:
+    """One named function per table, so callers never spell a table and a test can patch one table's inserts."""
+
+    async def insert(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
+        await conn.execute(_insert_sql(table, values), tuple(values.values()))
+
+    return insert
+
+
+async def _insert_unless_taken(
+    conn: aiosqlite.Connection, table: str, values: Mapping[str, Any], unique: str
+) -> bool:
+    """False when a row already holds the `unique` columns; DO NOTHING rather than a caught constraint error,
+    because on PostgreSQL that error would abort the caller's whole transaction."""
+    row = await fetch_one(
+        conn, f"{_insert_sql(table, values)} ON CONFLICT ({unique}) DO NOTHING RETURNING id", tuple(values.values())
+    )
+    return row is not None
+
+
+async def _one(conn: aiosqlite.Connection, make: Callable[..., T], sql: str, params: tuple[Any, ...]) -> T | None:
+    """The row built by column name: each SELECT names its columns after `make`'s fields, so order cannot drift."""
+    row = await fetch_one(conn, sql, params)
+    return make(**dict(row)) if row is not None else None
+
+
+async def _upserted_id(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> str:
+    """`RETURNING id` gives the existing row's id on a conflict, so callers never read it back by key."""
+    row = await fetch_one(conn, sql, params)
+    assert row is not None, "ON CONFLICT ... DO UPDATE always returns the row"
+    return str(row["id"])
 
 
 # -- identity and what first sign-in creates --------------------------------------------------------------------
 
 
 async def insert_user(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> bool:
-    """Create the user unless (issuer, subject) exists; False when another sign-in got there first."""
-    names = ", ".join(values)
-    row = await fetch_one(
-        conn,
-        f"INSERT INTO users ({names}) VALUES ({_in(list(values))})"
-        " ON CONFLICT (issuer, subject) DO NOTHING RETURNING id",
-        tuple(values.values()),
-    )
-    return row is not None
+    """False when another sign-in of the same subject got there first."""
+    return await _insert_unless_taken(conn, "users", values, "issuer, subject")
 
 
 async def find_subject(conn: aiosqlite.Connection, issuer: str, subject: str) -> Subject | None:
     """The user, person, personal organization, its default workspace and that workspace's primary pool."""
-    row = await fetch_one(
+    return await _one(
         conn,
+        Subject,
         "SELECT u.id AS user_id, p.id AS person_id, o.id AS organization_id, w.id AS workspace_id,"
         " a.pool_id AS pool_id"
         " FROM users u"
@@ -85,51 +117,19 @@ async def find_subject(conn: aiosqlite.Connection, issuer: str, subject: str) ->
         " WHERE u.issuer = ? AND u.subject = ?",
         (issuer, subject),
     )
-    if row is None:
-        return None
-    return Subject(
-        user_id=row["user_id"],
-        person_id=row["person_id"],
-        organization_id=row["organization_id"],
-        workspace_id=row["workspace_id"],
-        pool_id=row["pool_id"],
-    )
-
-
-async def insert_person(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "persons", values)
 
 
 async def insert_organization(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> bool:
-    """Insert unless the slug is taken; False on a slug conflict so the caller retries with the next suffix."""
-    names = ", ".join(values)
-    row = await fetch_one(
-        conn,
-        f"INSERT INTO organizations ({names}) VALUES ({_in(list(values))})"
-        " ON CONFLICT (slug) DO NOTHING RETURNING id",
-        tuple(values.values()),
-    )
-    return row is not None
+    """False when the slug is taken, so the caller retries with the next suffix."""
+    return await _insert_unless_taken(conn, "organizations", values, "slug")
 
 
-async def insert_member(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "org_members", values)
-
-
-async def insert_workspace(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "workspaces", values)
-
-
-async def insert_pool(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "resource_pools", values)
-
-
-async def insert_pool_assignment(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "pool_assignments", values)
-
-
-async def insert_billing_account(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "billing_accounts", values)
+insert_person = _inserter("persons")
+insert_member = _inserter("org_members")
+insert_workspace = _inserter("workspaces")
+insert_pool = _inserter("resource_pools")
+insert_pool_assignment = _inserter("pool_assignments")
+insert_billing_account = _inserter("billing_accounts")
 
 
 async def default_billing_account(conn: aiosqlite.Connection, organization_id: str) -> str | None:
@@ -151,43 +151,43 @@ async def lock_pool(conn: aiosqlite.Connection, pool_id: str) -> PoolRef | None:
     On PostgreSQL it is `SELECT ... FROM resource_pools WHERE id = $1 FOR UPDATE OF p`, which serializes grants
     per pool while other pools proceed.
     """
-    row = await fetch_one(
+    return await _one(
         conn,
+        PoolRef,
         "SELECT p.id, p.organization_id, o.org_type FROM resource_pools p"
         " JOIN organizations o ON o.id = p.organization_id WHERE p.id = ?",
         (pool_id,),
     )
-    return PoolRef(row["id"], row["organization_id"], row["org_type"]) if row else None
 
 
 async def default_ladder(conn: aiosqlite.Connection, org_type: str) -> LadderRef | None:
-    row = await fetch_one(
+    return await _one(
         conn,
+        LadderRef,
         "SELECT l.id, l.key FROM org_types t JOIN billing_plan_ladders l ON l.id = t.default_plan_ladder_id"
         " WHERE t.key = ? AND l.is_active = 1",
         (org_type,),
     )
-    return LadderRef(row["id"], row["key"]) if row else None
 
 
 async def ladder_tier(conn: aiosqlite.Connection, ladder_id: str, rank: int) -> Tier | None:
-    row = await fetch_one(
+    return await _one(
         conn,
-        "SELECT p.id, p.key, p.entitlement_set_id FROM billing_plan_ladder_tiers t"
+        Tier,
+        "SELECT p.id AS product_id, p.key AS product_key, p.entitlement_set_id FROM billing_plan_ladder_tiers t"
         " JOIN billing_products p ON p.id = t.product_id WHERE t.ladder_id = ? AND t.rank = ?",
         (ladder_id, rank),
     )
-    return Tier(row["id"], row["key"], row["entitlement_set_id"]) if row else None
 
 
 async def ladder_position(conn: aiosqlite.Connection, pool_id: str) -> Position | None:
-    row = await fetch_one(
+    return await _one(
         conn,
-        "SELECT l.id, l.key, pl.rank FROM pool_provision_ladders pl"
+        Position,
+        "SELECT l.id AS ladder_id, l.key AS ladder_key, pl.rank FROM pool_provision_ladders pl"
         " JOIN billing_plan_ladders l ON l.id = pl.ladder_id WHERE pl.pool_id = ?",
         (pool_id,),
     )
-    return Position(row["id"], row["key"], int(row["rank"])) if row else None
 
 
 async def set_ladder_position(
@@ -222,9 +222,7 @@ async def active_default_provision(
 
 
 async def has_active_provision(conn: aiosqlite.Connection, pool_id: str) -> bool:
-    row = await fetch_one(
-        conn, "SELECT 1 FROM pool_provisions WHERE pool_id = ? AND status = 'active'", (pool_id,)
-    )
+    row = await fetch_one(conn, "SELECT 1 FROM pool_provisions WHERE pool_id = ? AND status = 'active'", (pool_id,))
     return row is not None
 
 
@@ -243,16 +241,9 @@ async def end_active_provision(conn: aiosqlite.Connection, pool_id: str, now: st
         )
 
 
-async def insert_grant(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "grants", values)
-
-
-async def insert_provision(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "pool_provisions", values)
-
-
-async def insert_transition(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> None:
-    await _insert(conn, "pool_provision_transitions", values)
+insert_grant = _inserter("grants")
+insert_provision = _inserter("pool_provisions")
+insert_transition = _inserter("pool_provision_transitions")
 
 
 async def has_end_transition(conn: aiosqlite.Connection, pool_id: str) -> bool:
@@ -295,14 +286,13 @@ async def pools_with_active_provision(conn: aiosqlite.Connection) -> list[str]:
 
 
 async def upsert_entitlement_set(conn: aiosqlite.Connection, new_id: str, key: str, now: str) -> str:
-    row = await fetch_one(
+    # `SET key = excluded.key` changes nothing; it is there because DO NOTHING would return no row to take the id from.
+    return await _upserted_id(
         conn,
         "INSERT INTO entitlement_sets (id, key, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING id",
         (new_id, key, now),
     )
-    assert row is not None
-    return str(row["id"])
 
 
 async def replace_entitlement_items(
@@ -319,7 +309,7 @@ async def replace_entitlement_items(
 async def upsert_product(
     conn: aiosqlite.Connection, new_id: str, key: str, name: str, set_id: str, now: str
 ) -> str:
-    row = await fetch_one(
+    return await _upserted_id(
         conn,
         "INSERT INTO billing_products (id, key, name, entitlement_set_id, is_active, updated_at)"
         " VALUES (?, ?, ?, ?, 1, ?)"
@@ -327,26 +317,31 @@ async def upsert_product(
         " is_active = 1, updated_at = excluded.updated_at RETURNING id",
         (new_id, key, name, set_id, now),
     )
-    assert row is not None
-    return str(row["id"])
+
+
+def _not_in(column: str, keys: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause for the rows whose `column` is none of `keys` (every row when `keys` is empty)."""
+    if not keys:
+        return "1 = 1", ()
+    return f"{column} NOT IN ({_in(keys)})", tuple(keys)
+
+
+async def _deactivate_except(conn: aiosqlite.Connection, table: str, keys: Sequence[str], now: str) -> None:
+    gone, args = _not_in("key", keys)
+    await conn.execute(f"UPDATE {table} SET is_active = 0, updated_at = ? WHERE is_active = 1 AND {gone}", (now, *args))
 
 
 async def deactivate_products_except(conn: aiosqlite.Connection, keys: Sequence[str], now: str) -> None:
-    keep = f"key NOT IN ({_in(keys)})" if keys else "1 = 1"
-    await conn.execute(
-        f"UPDATE billing_products SET is_active = 0, updated_at = ? WHERE is_active = 1 AND {keep}", (now, *keys)
-    )
+    await _deactivate_except(conn, "billing_products", keys, now)
 
 
 async def upsert_ladder(conn: aiosqlite.Connection, new_id: str, key: str, now: str) -> str:
-    row = await fetch_one(
+    return await _upserted_id(
         conn,
         "INSERT INTO billing_plan_ladders (id, key, is_active, updated_at) VALUES (?, ?, 1, ?)"
         " ON CONFLICT (key) DO UPDATE SET is_active = 1, updated_at = excluded.updated_at RETURNING id",
         (new_id, key, now),
     )
-    assert row is not None
-    return str(row["id"])
 
 
 async def replace_ladder_tiers(conn: aiosqlite.Connection, ladder_id: str, product_ids: Sequence[str]) -> None:
@@ -359,10 +354,7 @@ async def replace_ladder_tiers(conn: aiosqlite.Connection, ladder_id: str, produ
 
 
 async def deactivate_ladders_except(conn: aiosqlite.Connection, keys: Sequence[str], now: str) -> None:
-    keep = f"key NOT IN ({_in(keys)})" if keys else "1 = 1"
-    await conn.execute(
-        f"UPDATE billing_plan_ladders SET is_active = 0, updated_at = ? WHERE is_active = 1 AND {keep}", (now, *keys)
-    )
+    await _deactivate_except(conn, "billing_plan_ladders", keys, now)
 
 
 async def upsert_org_type(conn: aiosqlite.Connection, key: str, ladder_id: str | None, now: str) -> None:
@@ -376,11 +368,11 @@ async def upsert_org_type(conn: aiosqlite.Connection, key: str, ladder_id: str |
 
 async def clear_org_types_except(conn: aiosqlite.Connection, keys: Sequence[str], now: str) -> None:
     """Org types gone from the catalog keep their rows (organizations refer to them) but lose their default plan."""
-    keep = f"key NOT IN ({_in(keys)})" if keys else "1 = 1"
+    gone, args = _not_in("key", keys)
     await conn.execute(
         f"UPDATE org_types SET default_plan_ladder_id = NULL, updated_at = ?"
-        f" WHERE default_plan_ladder_id IS NOT NULL AND {keep}",
-        (now, *keys),
+        f" WHERE default_plan_ladder_id IS NOT NULL AND {gone}",
+        (now, *args),
     )
 
 
