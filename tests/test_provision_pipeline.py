@@ -12,27 +12,18 @@ import pytest
 from sidecar.client import RpcError, SidecarProcess
 from tests.conftest import FakeSf, scratch_org
 from tests.test_provision_support import (
-    config,
-    home_bytes,
-    make_worktree,
-    processes_with,
-    statuses,
+    HUB, config, fake_state, home_bytes, make_worktree, processes_with, provision_in_background, statuses,
     terminal_text,
 )
 
 pytestmark = pytest.mark.anyio
 
-HUB = "hub@example.com"
-
-
-def base_state(**extra: object) -> dict:
-    return {"devHub": HUB, "orgs": [], "noise": True, **extra}
-
 
 async def test_new_org_full_pipeline_streams_and_reaches_qa_ready(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt")
     fake_sf.write(
-        base_state(
+        fake_state(
+            noise=True,
             delays={"project deploy start": 1.2, "data import tree": 0.6, "org create user": 0.6, "org assign permset": 0.6}
         )
     )
@@ -109,7 +100,7 @@ async def test_second_provision_reuses_the_org_and_claim_comes_before_create(
     home: Path, tmp_path: Path, fake_sf: FakeSf
 ) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(base_state(orgs=[scratch_org("pool1")]))
+    fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")]))
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         registered = await sc.call("org:register", "pool1")
         first = await sc.call("agent:provision", config("a1", worktree), timeout=30)
@@ -128,7 +119,8 @@ async def test_second_provision_reuses_the_org_and_claim_comes_before_create(
 async def test_deploy_failures_in_every_shape(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(
-        base_state(
+        fake_state(
+            noise=True,
             orgs=[scratch_org("pool1")],
             scenarios={"project deploy start": ["fail-array", "fail-object", "fail-files", "partial"]},
         )
@@ -163,7 +155,8 @@ async def test_deploy_failures_in_every_shape(home: Path, tmp_path: Path, fake_s
 async def test_data_user_and_permset_failures_are_warnings(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt")
     fake_sf.write(
-        base_state(
+        fake_state(
+            noise=True,
             orgs=[scratch_org("pool1")],
             scenarios={"data import tree": "fail", "org create user": "duplicate-username"},
             missingPermsets=["Missing_Set"],
@@ -191,7 +184,7 @@ async def test_data_user_and_permset_failures_are_warnings(home: Path, tmp_path:
 
 async def test_step_timeout_kills_the_hung_command_and_names_the_step(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(base_state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
+    fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     settings = fake_sf.settings(stepTimeoutMinutes=0.03)  # 1.8 s
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
@@ -227,7 +220,7 @@ async def test_unparsable_cli_output_is_a_clear_error(
     home: Path, tmp_path: Path, fake_sf: FakeSf, scenarios: dict, step: str
 ) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(base_state(scenarios=scenarios))
+    fake_sf.write(fake_state(noise=True, scenarios=scenarios))
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         result = await sc.call("agent:provision", config("a1", worktree), timeout=20)
         assert result["success"] is False
@@ -240,7 +233,7 @@ async def test_unparsable_cli_output_is_a_clear_error(
 
 async def test_creation_errors_other_than_the_limit_end_in_error(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(base_state(scenarios={"org create scratch": ["signup-failed", "no-devhub"]}))
+    fake_sf.write(fake_state(noise=True, scenarios={"org create scratch": ["signup-failed", "no-devhub"]}))
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         signup = await sc.call("agent:provision", config("a1", worktree), timeout=20)
         nohub = await sc.call("agent:provision", config("a1", worktree), timeout=20)
@@ -293,17 +286,12 @@ async def test_worktree_and_settings_path_checks(home: Path, tmp_path: Path, fak
 
 async def test_agent_completed_mid_run_stops_it(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(base_state(orgs=[scratch_org("pool1")], delays={"project deploy start": 20}))
+    fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")], delays={"project deploy start": 20}))
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
         async with anyio.create_task_group() as tg:
             outcome: dict = {}
-
-            async def provision() -> None:
-                outcome.update(await sc.call("agent:provision", config("a1", worktree), timeout=30))
-
-            tg.start_soon(provision)
-            await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
+            await provision_in_background(tg, sc, config("a1", worktree), outcome, "Deploy ID")
             await sc.call("agent:completed", "a1")
         assert outcome["success"] is False and "released" in outcome["errors"][0]
         assert statuses(sc, "a1")[-1]["status"] == "ERROR"
@@ -314,7 +302,7 @@ async def test_a_side_by_side_step_timing_out_is_named_and_its_siblings_finish(
     home: Path, tmp_path: Path, fake_sf: FakeSf
 ) -> None:
     worktree = make_worktree(tmp_path / "wt")
-    fake_sf.write(base_state(orgs=[scratch_org("pool1")], scenarios={"data import tree": "hang"}))
+    fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")], scenarios={"data import tree": "hang"}))
     async with SidecarProcess.start(home, settings=fake_sf.settings(stepTimeoutMinutes=0.02), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
         result = await sc.call("agent:provision", config("a1", worktree), timeout=20)

@@ -13,26 +13,16 @@ import pytest
 from sidecar.client import SidecarProcess
 from tests.conftest import FakeSf, scratch_org
 from tests.test_provision_support import (
-    config,
-    kill_leftovers,
-    make_worktree,
-    processes_with,
-    statuses,
+    HUB, config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
     terminal_text,
 )
 
 pytestmark = pytest.mark.anyio
 
-HUB = "hub@example.com"
-
-
-def state(**extra: object) -> dict:
-    return {"devHub": HUB, "orgs": [], "noise": False, **extra}
-
 
 async def test_capacity_queue_is_fifo_and_hands_over_on_release(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(orgs=[scratch_org("pool1")]))
+    fake_sf.write(fake_state(orgs=[scratch_org("pool1")]))
     async with SidecarProcess.start(home, settings=fake_sf.settings(maxOrgs=1), env=fake_sf.env) as sc:
         pooled = await sc.call("org:register", "pool1")
         first = await sc.call("agent:provision", config("a1", worktree), timeout=20)
@@ -77,7 +67,7 @@ async def test_capacity_queue_is_fifo_and_hands_over_on_release(home: Path, tmp_
 
 async def test_queue_survives_a_restart(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(orgs=[scratch_org("pool1")]))
+    fake_sf.write(fake_state(orgs=[scratch_org("pool1")]))
     settings = fake_sf.settings(maxOrgs=1)
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
@@ -94,7 +84,7 @@ async def test_queue_survives_a_restart(home: Path, tmp_path: Path, fake_sf: Fak
 
 async def test_devhub_limit_queues_then_retries_with_backoff(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(scenarios={"org create scratch": ["limit", "daily-limit", None]}))
+    fake_sf.write(fake_state(scenarios={"org create scratch": ["limit", "daily-limit", None]}))
     env = {**fake_sf.env, "SWEATSHOP_LIMIT_RETRY_SECONDS": "0.4"}
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=env) as sc:
         result = await sc.call("agent:provision", config("a1", worktree), timeout=20)
@@ -116,18 +106,13 @@ async def test_devhub_limit_queues_then_retries_with_backoff(home: Path, tmp_pat
 
 async def test_stop_mid_deploy_kills_the_process_group_and_releases(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(orgs=[scratch_org("pool1")], delays={"project deploy start": 30}))
+    fake_sf.write(fake_state(orgs=[scratch_org("pool1")], delays={"project deploy start": 30}))
     marker = str(fake_sf.state_path)
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         pooled = await sc.call("org:register", "pool1")
         outcome: dict = {}
         async with anyio.create_task_group() as tg:
-
-            async def provision() -> None:
-                outcome.update(await sc.call("agent:provision", config("a1", worktree), timeout=30))
-
-            tg.start_soon(provision)
-            await sc.wait_notification("terminal:output", lambda p: "Deploying Metadata" in p["data"], timeout=10)
+            await provision_in_background(tg, sc, config("a1", worktree), outcome, "Deploying Metadata")
             running = processes_with(marker, exclude=(sc.pid,))
             assert running, "the deploy should be running"
             started = time.monotonic()
@@ -151,15 +136,18 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
     home: Path, tmp_path: Path, fake_sf: FakeSf
 ) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(orgs=[scratch_org("pool1")], delays={"project deploy start": 30}))
+    # A hung deploy (with a child of its own) prints nothing more, so nothing ends it but a kill.
+    fake_sf.write(fake_state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     marker = str(fake_sf.state_path)
     try:
         async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
             pooled = await sc.call("org:register", "pool1")
             request = sc.new_id()
             await sc.send({"jsonrpc": "2.0", "id": request, "method": "agent:provision", "params": [config("a1", worktree)]})
-            await sc.wait_notification("terminal:output", lambda p: "Deploying Metadata" in p["data"], timeout=10)
+            await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
+            assert len(processes_with(marker, exclude=(sc.pid,))) >= 2
             sc.kill9()
+        assert processes_with(marker), "the killed sidecar's commands outlive it until someone stops them"
         async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
             note = await sc.wait_notification("agent:status", lambda p: p["agentId"] == "a1", timeout=10)
             assert note["params"]["status"] == "ERROR" and note["params"]["step"] == "deploy"
@@ -169,13 +157,17 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
             # No lease without an owner: the org is still the agent's, and it can provision again.
             assert (await sc.call("org:lease", "a1"))["id"] == pooled["id"]
             assert "interrupted" in sc.stderr_text()
+            # The restart stopped them (killed before the report; zombies awaiting their new parent do not count).
+            with anyio.fail_after(2):
+                while processes_with(marker, exclude=(sc.pid,)):
+                    await anyio.sleep(0.05)
     finally:
-        kill_leftovers(marker)
+        kill_leftovers(marker)  # a safety net should the assertions above fail
 
 
 async def test_eof_mid_run_exits_promptly_and_the_restart_reports_it(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
+    fake_sf.write(fake_state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     marker = str(fake_sf.state_path)
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
@@ -194,7 +186,7 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
     home: Path, tmp_path: Path, fake_sf: FakeSf
 ) -> None:
     worktrees = [make_worktree(tmp_path / f"wt{n}", data=False, users=False) for n in range(4)]
-    fake_sf.write(state(delays={"org create scratch": 0.4, "project deploy start": 1.0}))
+    fake_sf.write(fake_state(delays={"org create scratch": 0.4, "project deploy start": 1.0}))
     async with SidecarProcess.start(home, settings=fake_sf.settings(maxOrgs=4), env=fake_sf.env) as sc:
         results: dict[str, dict] = {}
         async with anyio.create_task_group() as tg:
@@ -217,7 +209,7 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
 
 async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     project = make_worktree(tmp_path / "project", data=False, users=False)
-    fake_sf.write(state(limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}))
+    fake_sf.write(fake_state(limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}))
     settings = fake_sf.settings(
         maxOrgs=3, preWarm=True, projectDir=str(project), devHub=HUB, refreshIntervalSeconds=0.2
     )

@@ -9,10 +9,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from anyio.abc import TaskGroup
+
 from sidecar.client import SidecarProcess
 
+HUB = "hub@example.com"
 CLASS = "public with sharing class {name} {{\n    public static Integer answer() {{ return 42; }}\n}}\n"
 META = '<?xml version="1.0" encoding="UTF-8"?>\n<ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion></ApexClass>\n'
+
+
+def fake_state(*, noise: bool = False, **extra: object) -> dict[str, Any]:
+    """The fake sf's state for a test: a Dev Hub, no org yet; `noise` adds the update notices the real CLI prints."""
+    return {"devHub": HUB, "orgs": [], "noise": noise, **extra}
 
 
 def make_worktree(root: Path, *, classes: int = 2, data: bool = True, users: bool = True) -> Path:
@@ -39,6 +47,19 @@ def make_worktree(root: Path, *, classes: int = 2, data: bool = True, users: boo
 
 def config(agent: str, worktree: Path, alias: str | None = None, branch: str = "feature/qa") -> dict[str, str]:
     return {"agentId": agent, "orgAlias": alias or f"qa-{agent}", "branchName": branch, "worktreePath": str(worktree)}
+
+
+async def provision_in_background(
+    tg: TaskGroup, sc: SidecarProcess, agent_config: dict[str, str], outcome: dict[str, Any], until: str
+) -> None:
+    """Send agent:provision without waiting for its answer (it lands in `outcome`) and return once the agent's pane
+    shows `until`: the tests that stop, kill or watch a run mid-step start it this way."""
+
+    async def provision() -> None:
+        outcome.update(await sc.call("agent:provision", agent_config, timeout=30))
+
+    tg.start_soon(provision)
+    await sc.wait_notification("terminal:output", lambda p: until in p["data"], timeout=10)
 
 
 def terminal_text(sc: SidecarProcess, agent: str, stream: str | None = None) -> str:

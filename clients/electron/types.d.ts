@@ -263,11 +263,11 @@ export interface ProvisionResult {
 export type ProvisionRunsParams = Record<string, never>;
 
 export interface QueueEntry {
-  position: number;
   agentId: string;
   orgAlias: string;
   branchName: string;
   worktreePath: string;
+  position: number;
   reason: QueueReason;
   attempts: number;
   retryAt: IsoDateTime | null;
@@ -302,11 +302,11 @@ export interface RemoveOptions {
 }
 
 export interface RunRecord {
-  runId: string;
   agentId: string;
   orgAlias: string;
   branchName: string;
   worktreePath: string;
+  runId: string;
   orgId: string | null;
   state: RunState;
   step: string | null;

@@ -18,8 +18,8 @@ from typing import Any
 
 import anyio
 
-from sidecar.errors import SfFailed
-from sidecar.pool.models import ALIAS_PATTERN, OrgStatus
+from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
+from sidecar.pool.models import ALIAS_PATTERN, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
@@ -145,6 +145,38 @@ async def create_scratch_org(
         login_url=auth.get("loginUrl"),
         expires_at=_expiry(result),
     )
+
+
+async def register_created(
+    pool: PoolService,
+    sf: SfClient,
+    created: CreatedOrg,
+    *,
+    cwd: Path | None,
+    sink: OutputSink | None,
+    lease_to: str | None = None,
+) -> ScratchOrg:
+    """Add a just-created org to the pool (leased to `lease_to` in the same transaction).
+
+    Shielded from cancellation: an org that exists in the Dev Hub must never be one the pool does not know (a stop
+    that cancels the run releases it afterwards). An org the pool refuses (it filled up meanwhile, or a clash) is
+    deleted before the refusal is raised, so it does not hold a Dev Hub slot until it expires.
+    """
+    with anyio.CancelScope(shield=True):
+        try:
+            return await pool.register(
+                created.alias,
+                expires_at=created.expires_at,
+                login_url=created.login_url,
+                username=created.username,
+                sf_org_id=created.sf_org_id,
+                instance_url=created.instance_url,
+                source=OrgSource.PROVISIONED,
+                lease_to=lease_to,
+            )
+        except (CapacityReached, AlreadyExists):
+            await delete_quietly(sf, created.alias, cwd, sink)
+            raise
 
 
 async def delete_quietly(sf: SfClient, alias: str, cwd: Path | None, sink: OutputSink | None) -> None:

@@ -40,6 +40,7 @@ class QueueReason(StrEnum):
     DEVHUB_LIMIT = "devhub-limit"  # the Dev Hub refused a new org (LIMIT_EXCEEDED); retried with backoff
 
 
+# Queue entries and run records extend it: a client sees what was asked beside what became of it.
 class ProvisionConfig(WireModel):
     """The seed's config object, as `ipcRenderer.invoke('agent:provision', config)` passes it."""
 
@@ -79,12 +80,8 @@ class TerminalOutput(WireModel):
     data: str
 
 
-class QueueEntry(WireModel):
+class QueueEntry(ProvisionConfig):
     position: int  # 1 = the head, the next agent to get an org
-    agent_id: str
-    org_alias: str
-    branch_name: str
-    worktree_path: str
     reason: QueueReason
     attempts: int
     retry_at: datetime | None = None
@@ -92,12 +89,8 @@ class QueueEntry(WireModel):
     last_error: str | None = None
 
 
-class RunRecord(WireModel):
+class RunRecord(ProvisionConfig):
     run_id: str
-    agent_id: str
-    org_alias: str
-    branch_name: str
-    worktree_path: str
     org_id: str | None = None
     state: RunState
     step: str | None = None

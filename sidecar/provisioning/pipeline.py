@@ -25,22 +25,17 @@ from typing import Any
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SfUnavailable, StepTimeout
-from sidecar.pool.models import ALIAS_PATTERN, OrgSource, ScratchOrg
+from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
-from sidecar.provisioning.creation import (
-    CapacityGate,
-    DevHubLimit,
-    Reservation,
-    create_scratch_org,
-    delete_quietly,
-)
+from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
 from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths
 from sidecar.provisioning.terminal import Section, Terminal
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
+from sidecar.sf.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +206,32 @@ class Pipeline:
         with anyio.CancelScope(shield=True):
             await step.section.line(text, stream)
 
+    async def _skip(self, step: StepRun, why: str) -> None:
+        step.status = StepStatus.SKIPPED
+        await self._say(step, why)
+
+    async def _sf_json(self, step: StepRun, args: list[str]) -> Envelope:
+        """A step's command: streamed to its section, run in the worktree, within what is left of its time."""
+        return await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
+
+    async def _sf_json_or_warn(
+        self, step: StepRun, args: list[str], warning: Callable[[SfFailed], str]
+    ) -> Envelope | None:
+        """Run a command whose failure only warns (the run still reaches QA_READY); None when it failed. Output
+        the CLI cannot read still ends the run: it means the CLI itself is broken, not the data or the org."""
+        try:
+            return await self._sf_json(step, args)
+        except SfFailed as exc:
+            if exc.data.get("name") in UNPARSABLE:
+                raise StepFailed(
+                    mask(f"The {step.name} step got output from the Salesforce CLI it cannot read: {exc.message}")
+                ) from None
+            step.status = StepStatus.WARNING
+            sentence = warning(exc)
+            self.warnings.append(sentence)
+            await self._say(step, sentence, "stderr")
+            return None
+
     # -- 1. the org -------------------------------------------------------------------------------------------------
 
     async def _org_step(self) -> ScratchOrg | Queued:
@@ -314,30 +335,18 @@ class Pipeline:
                 f"Created scratch org {alias}: {created.username} ({created.sf_org_id or 'no org id'})"
                 + (f", expires {created.expires_at.date().isoformat()}" if created.expires_at else ""),
             )
-            # A created org is always recorded, even when the run is being cancelled: never an org the pool
-            # does not know (the stop that cancels the run then releases it).
-            with anyio.CancelScope(shield=True):
-                try:
-                    return await self.pool.register(
-                        alias,
-                        expires_at=created.expires_at,
-                        login_url=created.login_url,
-                        username=created.username,
-                        sf_org_id=created.sf_org_id,
-                        instance_url=created.instance_url,
-                        source=OrgSource.PROVISIONED,
-                        lease_to=self.agent_id,
-                    )
-                except CapacityReached:
-                    await delete_quietly(self.sf, alias, self.paths.worktree, step.section.write)
-                    return Queued(
-                        QueueReason.CAPACITY,
-                        f"The pool filled up while the org was being created (maxOrgs {self.pool.limits.max_orgs}); "
-                        f"the new org was deleted and agent {self.agent_id} waits in the queue.",
-                    )
-                except AlreadyExists as exc:
-                    await delete_quietly(self.sf, alias, self.paths.worktree, step.section.write)
-                    raise StepFailed(f"The new org could not be added to the pool: {exc.message}") from None
+            try:
+                return await register_created(
+                    self.pool, self.sf, created, cwd=self.paths.worktree, sink=step.section.write, lease_to=self.agent_id
+                )
+            except CapacityReached:
+                return Queued(
+                    QueueReason.CAPACITY,
+                    f"The pool filled up while the org was being created (maxOrgs {self.pool.limits.max_orgs}); "
+                    f"the new org was deleted and agent {self.agent_id} waits in the queue.",
+                )
+            except AlreadyExists as exc:
+                raise StepFailed(f"The new org could not be added to the pool: {exc.message}") from None
         finally:
             reservation.release()
 
@@ -402,14 +411,10 @@ class Pipeline:
     async def _deploy_report(self, step: StepRun, deploy_id: str) -> dict[str, Any]:
         args = ["project", "deploy", "report", "--job-id", deploy_id]
         try:
-            envelope = await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
-            result = envelope.result
+            result = (await self._sf_json(step, args)).result
             if isinstance(result, dict) and result.get("done") is False:
                 minutes = max(1, int(step.remaining() // 60))
-                envelope = await self.sf.run_json(
-                    [*args, "--wait", str(minutes)], sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining()
-                )
-                result = envelope.result
+                result = (await self._sf_json(step, [*args, "--wait", str(minutes)])).result
         except SfFailed as exc:
             raise StepFailed(mask(f"The result of deploy {deploy_id} could not be read: {exc.message}")) from None
         if not isinstance(result, dict):
@@ -421,47 +426,28 @@ class Pipeline:
     async def _data_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("data", section) as step:
             if not self.paths.data_plan.is_file():
-                step.status = StepStatus.SKIPPED
-                await self._say(step, f"No data plan at {self.settings.dataPlanPath}: no sample data to load.")
-                return
-            try:
-                envelope = await self.sf.run_json(
-                    ["data", "import", "tree", "--target-org", org.alias, "--plan", str(self.paths.data_plan)],
-                    sink=step.section.write,
-                    cwd=self.paths.worktree,
-                    timeout=step.remaining(),
-                )
-            except SfFailed as exc:
-                self._fatal_if_unparsable(exc, "data")
-                step.status = StepStatus.WARNING
-                sentence = results.data_failure(exc.data.get("name"), exc.data.get("message"), exc.data.get("data"))
-                self.warnings.append(sentence)
-                await self._say(step, sentence, "stderr")
-                return
-            await self._say(step, results.data_summary(envelope.result))
+                return await self._skip(step, f"No data plan at {self.settings.dataPlanPath}: no sample data to load.")
+            envelope = await self._sf_json_or_warn(
+                step,
+                ["data", "import", "tree", "--target-org", org.alias, "--plan", str(self.paths.data_plan)],
+                lambda exc: results.data_failure(exc.data.get("name"), exc.data.get("message"), exc.data.get("data")),
+            )
+            if envelope is not None:
+                await self._say(step, results.data_summary(envelope.result))
 
     async def _users_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("users", section) as step:
             if not self.paths.user_def.is_file():
-                step.status = StepStatus.SKIPPED
-                await self._say(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
-                return
-            try:
-                envelope = await self.sf.run_json(
-                    ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(self.paths.user_def)],
-                    sink=step.section.write,
-                    cwd=self.paths.worktree,
-                    timeout=step.remaining(),
-                )
-            except SfFailed as exc:
-                self._fatal_if_unparsable(exc, "users")
-                step.status = StepStatus.WARNING
-                sentence = mask(
+                return await self._skip(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
+            envelope = await self._sf_json_or_warn(
+                step,
+                ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(self.paths.user_def)],
+                lambda exc: mask(
                     f"The QA user was not created ({exc.data.get('name') or 'error'}: "
                     f"{exc.data.get('message') or exc.message}). Fix {self.settings.userDefPath} and provision again."
-                )
-                self.warnings.append(sentence)
-                await self._say(step, sentence, "stderr")
+                ),
+            )
+            if envelope is None:
                 return
             summary = results.user_summary(envelope.result)
             await self._say(step, summary)
@@ -487,17 +473,15 @@ class Pipeline:
             args = ["org", "assign", "permset", "--target-org", org.alias]
             for name in names:
                 args += ["--name", name]
-            try:
-                envelope = await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
-            except SfFailed as exc:
-                self._fatal_if_unparsable(exc, "permsets")
-                step.status = StepStatus.WARNING
-                sentence = mask(
+            envelope = await self._sf_json_or_warn(
+                step,
+                args,
+                lambda exc: mask(
                     f"Permission sets {', '.join(names)} were not assigned ({exc.data.get('name') or 'error'}: "
                     f"{exc.data.get('message') or exc.message})."
-                )
-                self.warnings.append(sentence)
-                await self._say(step, sentence, "stderr")
+                ),
+            )
+            if envelope is None:
                 return
             outcome = results.permset_outcome(envelope.result, names)
             await self._say(step, results.permset_summary(outcome))
@@ -505,23 +489,13 @@ class Pipeline:
                 step.status = StepStatus.WARNING
                 self.warnings.extend(outcome.failed)
 
-    @staticmethod
-    def _fatal_if_unparsable(exc: SfFailed, step: str) -> None:
-        if exc.data.get("name") in UNPARSABLE:
-            raise StepFailed(mask(f"The {step} step got output from the Salesforce CLI it cannot read: {exc.message}"))
-
     # -- 6. the frontdoor URL -----------------------------------------------------------------------------------------
 
     async def _login_step(self, org: ScratchOrg) -> str:
         async with self._step("login") as step:
             try:
                 # stdout (the URL) is captured, never streamed; only the command line and stderr reach the pane.
-                envelope = await self.sf.run_json(
-                    ["org", "open", "--target-org", org.alias, "--url-only"],
-                    sink=step.section.write,
-                    cwd=self.paths.worktree,
-                    timeout=step.remaining(),
-                )
+                envelope = await self._sf_json(step, ["org", "open", "--target-org", org.alias, "--url-only"])
             except SfFailed as exc:
                 raise StepFailed(mask(f"No login URL could be obtained for org {org.alias}: {exc.message}")) from None
             url = envelope.result.get("url") if isinstance(envelope.result, dict) else None

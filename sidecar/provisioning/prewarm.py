@@ -17,9 +17,8 @@ from typing import Any
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SidecarError, SfFailed
-from sidecar.pool.models import OrgSource
 from sidecar.pool.service import PoolService
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, delete_quietly
+from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
 from sidecar.settings import OrgPoolSettings, SettingsStore
@@ -103,20 +102,10 @@ class PreWarmer:
                 )
             except DevHubLimit as exc:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self._pool.register(
-                        alias,
-                        expires_at=created.expires_at,
-                        login_url=created.login_url,
-                        username=created.username,
-                        sf_org_id=created.sf_org_id,
-                        instance_url=created.instance_url,
-                        source=OrgSource.PROVISIONED,
-                    )
-                except (CapacityReached, AlreadyExists):
-                    await delete_quietly(self._sf, alias, project, None)
-                    return False
+            try:
+                await register_created(self._pool, self._sf, created, cwd=project, sink=None)
+            except (CapacityReached, AlreadyExists):
+                return False
         finally:
             reservation.release()
         self.created += 1

@@ -8,8 +8,11 @@
   expired, registered, discovered), on settings changes (maxOrgs growth), on a creation slot coming back and at
   the next Dev Hub retry time; it hands the head of the queue an org (or a slot to create one) and the run
   continues by itself, with the same notifications.
-- Every run has a row in `provision_runs`. A process killed mid-run leaves it `running`; the next start marks it
-  `interrupted`, says so on stderr and in an `agent:status` ERROR notification, and `provision:runs` reports it.
+- Every run has a row in `provision_runs` naming the sidecar that runs it, with a heartbeat (see owner.py). A
+  process killed mid-run leaves it `running`; a sidecar that finds it so while its owner is provably gone (at its
+  own start, and on every heartbeat after) marks it `interrupted`, stops the commands the dead owner left running
+  on this host, says so on stderr and in an `agent:status` ERROR notification, and `provision:runs` reports it.
+  Another sidecar's live runs on the same database are left alone.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from sidecar.provisioning.models import (
     StepStatus,
     TerminalOutput,
 )
+from sidecar.provisioning.owner import HEARTBEAT_SECONDS, Owner, reap_group, stale_after, why_gone
 from sidecar.provisioning.paths import RunPaths, run_paths
 from sidecar.provisioning.pipeline import STEPS, Failed, Handover, Pipeline, Queued, Succeeded
 from sidecar.provisioning.prewarm import PreWarmer
@@ -55,6 +59,7 @@ from sidecar.provisioning.sfrun import SfRunner
 from sidecar.provisioning.terminal import Terminal
 from sidecar.settings import OrgPoolSettings, Settings, SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.sf.process import CHILD_WATCH, ChildWatch
 from sidecar.timeutil import Clock, utcnow
 from sidecar.wiremodel import WireModel
 
@@ -115,7 +120,11 @@ class ProvisioningService:
         settings: SettingsStore,
         notify: Notify,
         clock: Clock = utcnow,
+        owner: Owner | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
+        self.owner = owner or Owner.this_process()
+        self._heartbeat_seconds = heartbeat_seconds
         self._db = db
         self._pool = pool
         self._sf = sf
@@ -140,16 +149,25 @@ class ProvisioningService:
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     async def serve(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
-        """Recover from a previous process, then run the dispatcher and the pre-warmer until cancelled.
+        """Recover from a previous process, then run the dispatcher, the pre-warmer and the heartbeat until cancelled.
 
         Start it once the transport has a peer: the restart report is a notification. Requests that arrive
         earlier wait for `ready`.
         """
-        await self._recover()
+        await self.sweep(startup=True)
+        async with self._db.transaction() as conn:
+            await store.prune_runs(conn, self._clock() - timedelta(days=RUN_HISTORY_DAYS))
+        log.info(
+            "provisioning runs here belong to pid %s on %s (heartbeat every %g s)",
+            self.owner.pid,
+            self.owner.host,
+            self._heartbeat_seconds,
+        )
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._dispatch_loop)
             tg.start_soon(self.prewarmer.run)
+            tg.start_soon(self._heartbeat_loop)
             self._ready.set()
             task_status.started()
 
@@ -169,33 +187,96 @@ class ProvisioningService:
     async def _on_settings(self, _: Settings) -> None:
         self.wake()
 
-    async def _recover(self) -> None:
+    # -- ownership: heartbeats, and runs whose sidecar is gone ---------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        last = self._clock()
+        while True:
+            await anyio.sleep(self._heartbeat_seconds)
+            now = self._clock()
+            # Far more time passed than was slept: this machine was suspended, and every sidecar on it with it. A
+            # peer's heartbeat is old only because it could not beat either: give it a beat before judging it.
+            overslept = now - last > stale_after(self._heartbeat_seconds)
+            last = now
+            try:
+                await self._beat(now)
+                if not overslept:
+                    await self.sweep()
+            except Exception:
+                log.exception("provisioning heartbeat failed")
+
+    async def _beat(self, now: datetime) -> None:
+        run_ids = [run.run_id for run in self._runs.values()]
+        if run_ids:
+            async with self._db.transaction() as conn:
+                await store.beat(conn, self.owner, run_ids, now)
+
+    async def sweep(self, *, startup: bool = False) -> list[RunRecord]:
+        """Mark `interrupted` every live run whose sidecar is provably gone, stop what it left running here, and
+        report each run (stderr, `agent:status` ERROR); returns those runs as they were before.
+
+        A run without an owner (started by a sidecar older than the owner columns) can only be judged at start,
+        as such sidecars did themselves: one may be running beside this one and would never beat.
+        """
         now = self._clock()
-        interrupted: list[tuple[RunRecord, str]] = []
+        stale = stale_after(self._heartbeat_seconds)
+        judged: list[tuple[store.LiveRun, str]] = []
+        for live in await store.live_runs(self._db.reader):
+            if live.owner is None and not startup:
+                continue
+            ours = self._runs.get(live.record.agent_id)
+            if live.owner == self.owner and ours is not None and ours.run_id == live.record.run_id:
+                continue  # under way here, whatever its heartbeat says (a beat may have failed)
+            why = why_gone(live.owner, live.heartbeat_at, here=self.owner.host, now=now, stale=stale)
+            if why is not None:
+                judged.append((live, why))
+        if not judged:
+            return []
+        interrupted: list[tuple[store.LiveRun, str, list[int]]] = []
         async with self._db.transaction() as conn:
-            waiting = {row.run_id for row in await store.queue(conn)}
-            stale = await store.runs_in_state(conn, RunState.RUNNING)
-            stale += [r for r in await store.runs_in_state(conn, RunState.QUEUED) if r.run_id not in waiting]
-            for record in stale:
+            for live, why in judged:
+                record = live.record
                 sentence = (
                     f"Provisioning of agent {record.agent_id} was interrupted"
                     + (f" during the {record.step} step" if record.step else "")
-                    + " because the sidecar stopped. Provision again to continue"
+                    + f" because {why}. Provision again to continue"
                     + (" (its org stays leased to it)." if record.org_id else ".")
                 )
-                await store.update_run(
-                    conn, record.run_id, state=RunState.INTERRUPTED, ended_at=now, errors=[*record.errors, sentence]
-                )
-                interrupted.append((record, sentence))
-            await store.prune_runs(conn, now - timedelta(days=RUN_HISTORY_DAYS))
-        for record, sentence in interrupted:
-            log.warning("provisioning run %s of agent %s was interrupted by a restart", record.run_id, record.agent_id)
+                if await store.interrupt_run(conn, live, sentence, now):
+                    interrupted.append((live, sentence, await store.take_children(conn, record.run_id)))
+        for live, sentence, groups in interrupted:
+            record = live.record
+            log.warning("provisioning run %s of agent %s was interrupted: %s", record.run_id, record.agent_id, sentence)
+            if live.owner is not None and live.owner.host == self.owner.host:
+                for pgid in groups:
+                    reap_group(pgid, live.owner.token)
             await self._notify(
                 "agent:status",
                 AgentStatusEvent(
                     agent_id=record.agent_id, status=AgentStatus.ERROR, step=record.step, errors=[sentence], warnings=[]
                 ),
             )
+        return [live.record for live, _, _ in interrupted]
+
+    def _watch_children(self, run: ActiveRun) -> ChildWatch:
+        """Mark the run's commands as this sidecar's and record their process groups while they run, so whoever
+        finds this sidecar gone can stop them (see owner.py)."""
+
+        async def started(pgid: int) -> None:
+            try:
+                async with self._db.transaction() as conn:
+                    await store.add_child(conn, run.run_id, pgid, self._clock())
+            except Exception:  # the command still runs; only a later reaping would miss it
+                log.exception("could not record process group %s of provisioning run %s", pgid, run.run_id)
+
+        async def ended(pgid: int) -> None:
+            try:
+                async with self._db.transaction() as conn:
+                    await store.remove_child(conn, run.run_id, pgid)
+            except Exception:
+                log.exception("could not forget process group %s of provisioning run %s", pgid, run.run_id)
+
+        return ChildWatch(env=self.owner.child_env(run.run_id), started=started, ended=ended)
 
     # -- requests ---------------------------------------------------------------------------------------------------
 
@@ -230,6 +311,7 @@ class ProvisioningService:
                         org_alias=config.org_alias,
                         branch_name=config.branch_name,
                         worktree_path=str(paths.worktree),
+                        owner=self.owner,
                         started_at=self._clock(),
                     )
         except sqlite3.IntegrityError:
@@ -313,6 +395,7 @@ class ProvisioningService:
     # -- one run ----------------------------------------------------------------------------------------------------
 
     async def _execute(self, run: ActiveRun) -> None:
+        CHILD_WATCH.set(self._watch_children(run))  # this task's context only: the run's own commands
         terminal = Terminal(lambda stream, text: self._terminal(run.agent_id, stream, text))
         try:
             with run.scope:
@@ -579,6 +662,8 @@ class ProvisioningService:
                 try:
                     async with self._db.transaction() as conn:
                         taken = await store.dequeue(conn, row.agent_id)
+                        if taken is not None:
+                            await store.take_run(conn, taken.run_id, self.owner, self._clock())
                 except BaseException:
                     self._forget(run)
                     raise

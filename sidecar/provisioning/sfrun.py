@@ -70,6 +70,16 @@ def command_words(args: list[str]) -> list[str]:
     return [w.lower() for w in words]
 
 
+def _flag_value(args: list[str], index: int, flag: str, inline: str | None) -> tuple[str, int]:
+    """The value of the flag at `index`, written in it (`--flag=value`, `-ovalue`) or as the next argument; and
+    the index of the last argument it used."""
+    if inline is not None:
+        return inline, index
+    if index + 1 < len(args):
+        return args[index + 1], index + 1
+    raise InvalidParams(f"{flag} needs a value", param="args")
+
+
 def plan_argv(args: list[str], org: ScratchOrg) -> tuple[list[str], list[str]]:
     """The argv to run (target added when absent) and the targets named; raises on anything not allowed."""
     if not args:
@@ -91,29 +101,16 @@ def plan_argv(args: list[str], org: ScratchOrg) -> tuple[list[str], list[str]]:
     index = 0
     while index < len(args):
         token = args[index]
-        value: str | None = None
         name = token.split("=", 1)[0]
         if name in HUB_FLAGS or any(token.startswith(s) for s in HUB_SHORT) or name.startswith("--target-dev"):
             raise AccessDenied(f"{name}: agents may not address the Dev Hub", flag=name)
         if name in TARGET_FLAGS:
-            if "=" in token:
-                value = token.split("=", 1)[1]
-            elif index + 1 < len(args):
-                index += 1
-                value = args[index]
-            else:
-                raise InvalidParams(f"{token} needs a value", param="args")
+            value, index = _flag_value(args, index, token, token.split("=", 1)[1] if "=" in token else None)
             targets.append(value)
         elif any(token.startswith(s) for s in TARGET_SHORT):
-            short = token[:2]
             rest = token[2:]
-            if rest:
-                value = rest[1:] if rest.startswith("=") else rest
-            elif index + 1 < len(args):
-                index += 1
-                value = args[index]
-            else:
-                raise InvalidParams(f"{short} needs a value", param="args")
+            inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
+            value, index = _flag_value(args, index, token[:2], inline)
             targets.append(value)
         index += 1
     argv = list(args)

@@ -1,7 +1,9 @@
 """All SQL of provisioning, and nothing else: the durable FIFO queue and the run records.
 
 Every function takes the connection of the caller's transaction (or the reader), so the service decides what is
-atomic. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential.
+atomic. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. The SQL means the same
+on PostgreSQL; only the `?` placeholders are SQLite's. Whatever another sidecar on the same database may change
+between a read and a write is re-checked in the write's WHERE clause, never assumed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import aiosqlite
 
 from sidecar.db import fetch_all, fetch_one
 from sidecar.provisioning.models import QueueEntry, QueueReason, RunRecord, RunState, StepReport
+from sidecar.provisioning.owner import Owner
 from sidecar.timeutil import from_db, to_db
 
 QUEUE_COLUMNS = (
@@ -24,6 +27,9 @@ RUN_COLUMNS = (
     "id, agent_id, org_alias, branch_name, worktree_path, org_id, state, step, errors, warnings, steps,"
     " started_at, ended_at"
 )
+OWNER_COLUMNS = "owner_host, owner_pid, owner_token, heartbeat_at"
+# What the agent asked for: queue rows and run rows both keep it (see ProvisionConfig).
+REQUEST_COLUMNS = ("agent_id", "org_alias", "branch_name", "worktree_path")
 
 
 @dataclass(frozen=True)
@@ -55,16 +61,26 @@ class QueuedRow:
         )
 
 
+@dataclass(frozen=True)
+class LiveRun:
+    """A run some sidecar may still be working on, with what it takes to judge whether that sidecar is gone."""
+
+    record: RunRecord
+    owner: Owner | None
+    heartbeat_at: datetime | None
+
+
+def _request(row: aiosqlite.Row) -> dict[str, str]:
+    return {name: row[name] for name in REQUEST_COLUMNS}
+
+
 def _queued(row: aiosqlite.Row) -> QueuedRow:
     queued_at = from_db(row["queued_at"])
     assert queued_at is not None
     return QueuedRow(
         seq=int(row["seq"]),
-        agent_id=row["agent_id"],
         run_id=row["run_id"],
-        org_alias=row["org_alias"],
-        branch_name=row["branch_name"],
-        worktree_path=row["worktree_path"],
+        **_request(row),
         reason=QueueReason(row["reason"]),
         attempts=int(row["attempts"]),
         retry_at=from_db(row["retry_at"]),
@@ -76,10 +92,7 @@ def _queued(row: aiosqlite.Row) -> QueuedRow:
 def _run(row: aiosqlite.Row) -> RunRecord:
     return RunRecord(
         run_id=row["id"],
-        agent_id=row["agent_id"],
-        org_alias=row["org_alias"],
-        branch_name=row["branch_name"],
-        worktree_path=row["worktree_path"],
+        **_request(row),
         org_id=row["org_id"],
         state=RunState(row["state"]),
         step=row["step"],
@@ -176,12 +189,105 @@ async def start_run(
     org_alias: str,
     branch_name: str,
     worktree_path: str,
+    owner: Owner,
     started_at: datetime,
 ) -> None:
     await conn.execute(
-        f"INSERT INTO provision_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, '[]', '[]', '[]', ?, NULL)",
-        (run_id, agent_id, org_alias, branch_name, worktree_path, to_db(started_at)),
+        f"INSERT INTO provision_runs ({RUN_COLUMNS}, {OWNER_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?)",
+        (
+            run_id,
+            agent_id,
+            org_alias,
+            branch_name,
+            worktree_path,
+            to_db(started_at),
+            owner.host,
+            owner.pid,
+            owner.token,
+            to_db(started_at),
+        ),
     )
+
+
+async def take_run(conn: aiosqlite.Connection, run_id: str, owner: Owner, now: datetime) -> None:
+    """Make a run that leaves the queue this sidecar's, in the transaction that dequeues it: between the two no
+    other sidecar may see a `queued` run that is nowhere in the queue, and take it for abandoned."""
+    await conn.execute(
+        "UPDATE provision_runs SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat_at = ?"
+        " WHERE id = ?",
+        (owner.host, owner.pid, owner.token, to_db(now), run_id),
+    )
+
+
+async def beat(conn: aiosqlite.Connection, owner: Owner, run_ids: list[str], now: datetime) -> None:
+    """Refresh the heartbeat of this sidecar's live runs (never of a run another sidecar has taken over)."""
+    if not run_ids:
+        return
+    marks = ", ".join("?" for _ in run_ids)
+    await conn.execute(
+        "UPDATE provision_runs SET heartbeat_at = ? WHERE owner_token = ? AND state IN ('running', 'queued')"
+        f" AND id IN ({marks})",
+        (to_db(now), owner.token, *run_ids),
+    )
+
+
+async def live_runs(conn: aiosqlite.Connection) -> list[LiveRun]:
+    """Runs a sidecar may be working on: `running`, or `queued` but no longer in the queue."""
+    rows = await fetch_all(
+        conn,
+        f"SELECT {RUN_COLUMNS}, {OWNER_COLUMNS} FROM provision_runs r WHERE r.state = 'running'"
+        " OR (r.state = 'queued' AND NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = r.id))"
+        " ORDER BY started_at",
+    )
+    return [
+        LiveRun(
+            record=_run(r),
+            owner=Owner(r["owner_host"], int(r["owner_pid"]), r["owner_token"]) if r["owner_token"] else None,
+            heartbeat_at=from_db(r["heartbeat_at"]),
+        )
+        for r in rows
+    ]
+
+
+async def interrupt_run(conn: aiosqlite.Connection, live: LiveRun, sentence: str, now: datetime) -> bool:
+    """Mark a run interrupted if it is still as `live` saw it (same state, owner and heartbeat); False when its
+    owner beat meanwhile or another sidecar got there first."""
+    row = await fetch_one(
+        conn,
+        "UPDATE provision_runs SET state = 'interrupted', ended_at = ?, errors = ?"
+        " WHERE id = ? AND state = ? AND COALESCE(owner_token, '') = ? AND COALESCE(heartbeat_at, '') = ?"
+        " AND (state = 'running' OR NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = provision_runs.id))"
+        " RETURNING id",
+        (
+            to_db(now),
+            json.dumps([*live.record.errors, sentence]),
+            live.record.run_id,
+            live.record.state.value,
+            live.owner.token if live.owner else "",
+            to_db(live.heartbeat_at) if live.heartbeat_at else "",
+        ),
+    )
+    return row is not None
+
+
+# -- the process groups of a run's commands -------------------------------------------------------------------
+
+
+async def add_child(conn: aiosqlite.Connection, run_id: str, pgid: int, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO provision_run_children (run_id, pgid, started_at) VALUES (?, ?, ?)", (run_id, pgid, to_db(now))
+    )
+
+
+async def remove_child(conn: aiosqlite.Connection, run_id: str, pgid: int) -> None:
+    await conn.execute("DELETE FROM provision_run_children WHERE run_id = ? AND pgid = ?", (run_id, pgid))
+
+
+async def take_children(conn: aiosqlite.Connection, run_id: str) -> list[int]:
+    """Forget the process groups recorded for a run, returning them (to stop them)."""
+    rows = await fetch_all(conn, "DELETE FROM provision_run_children WHERE run_id = ? RETURNING pgid", (run_id,))
+    return sorted(int(r["pgid"]) for r in rows)
 
 
 async def update_run(conn: aiosqlite.Connection, run_id: str, **fields: Any) -> None:
@@ -223,13 +329,13 @@ async def latest_runs(conn: aiosqlite.Connection, agent_id: str | None = None) -
     return [_run(r) for r in rows]
 
 
-async def runs_in_state(conn: aiosqlite.Connection, state: RunState) -> list[RunRecord]:
-    rows = await fetch_all(conn, f"SELECT {RUN_COLUMNS} FROM provision_runs WHERE state = ? ORDER BY started_at", (state.value,))
-    return [_run(r) for r in rows]
-
-
 async def prune_runs(conn: aiosqlite.Connection, before: datetime) -> None:
+    """Drop old history, and process groups still recorded for runs that ended (their end was never written)."""
     await conn.execute(
         "DELETE FROM provision_runs WHERE ended_at IS NOT NULL AND ended_at < ? AND state NOT IN ('running', 'queued')",
         (to_db(before),),
+    )
+    await conn.execute(
+        "DELETE FROM provision_run_children WHERE run_id IN"
+        " (SELECT id FROM provision_runs WHERE state NOT IN ('running', 'queued'))"
     )

@@ -4,6 +4,10 @@ Why each choice: `start_new_session` makes the child lead a process group, so a 
 spawns too; stdin is /dev/null so a child never reads the sidecar's protocol stream (and a prompt fails instead of
 hanging); output is decoded incrementally and flushed at most every COALESCE_SECONDS per stream, so a chatty deploy
 costs a bounded number of notifications and never sits whole in memory.
+
+A caller that must find its children again after its own death (provisioning, see sidecar/provisioning/owner.py)
+sets CHILD_WATCH for the task: each child then carries the watch's environment marker, and the watch hears each
+process group start and end, so it can record them where a later process will look.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +43,22 @@ class Completed:
 
 class CaptureTooLarge(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class ChildWatch:
+    """Extra environment for every child started in this context, and hooks told each child's process group id.
+
+    A context variable rather than a parameter: the children are started several calls below the code that knows
+    why they run (a provisioning run), through the shared `SfClient`, which should not have to know about runs.
+    """
+
+    env: Mapping[str, str]
+    started: Callable[[int], Awaitable[None]]
+    ended: Callable[[int], Awaitable[None]]
+
+
+CHILD_WATCH: ContextVar[ChildWatch | None] = ContextVar("sidecar_child_watch", default=None)
 
 
 def kill_group(pid: int, sig: int) -> None:
@@ -107,6 +128,9 @@ async def run_process(
     timeout: float | None = None,
 ) -> Completed:
     """Run `argv` (never through a shell). Raises TimeoutError past `timeout`; cancellation kills the group too."""
+    watch = CHILD_WATCH.get()
+    if watch is not None:
+        env = {**(os.environ if env is None else env), **watch.env}
     process = await anyio.open_process(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -118,6 +142,8 @@ async def run_process(
     )
     captured = bytearray() if capture_stdout else None
     try:
+        if watch is not None:
+            await watch.started(process.pid)  # the pid is the group id: the child leads its own session
         with anyio.fail_after(timeout):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_pump, process.stdout, "stdout", sink, captured)
@@ -137,3 +163,5 @@ async def run_process(
             if process.returncode is None:
                 await process.wait()
             await process.aclose()
+            if watch is not None:
+                await watch.ended(process.pid)
