@@ -13,7 +13,6 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from sidecar.db import Database
 from sidecar.framing import Framing
 from sidecar.handlers.org import OrgHandlers
-from sidecar.handlers.system import SystemHandlers
 from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.rpc import LateMethods, bind_methods, make_dispatch
 from sidecar.settings import SettingsStore
@@ -64,8 +63,8 @@ class App:
 async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
     """Serve one peer until its input ends; the database is closed whatever happens.
 
-    The pool's channels are bound before serving; agents, governance and provisioning (two thirds of the import
-    time) are bound just after, so the app's first `org:status` is answered without waiting for them.
+    The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
+    import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
     """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
@@ -82,8 +81,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
         app.pool = PoolService(db, app.limits, sf.org_list)
-        system = SystemHandlers(home, db, settings, sf.path)
-        methods.update(bind_methods([OrgHandlers(app.pool, notify), system])[0])
+        methods.update(bind_methods([OrgHandlers(app.pool, notify)])[0])
 
         async with anyio.create_task_group() as tg:
 
@@ -93,16 +91,18 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 from sidecar.handlers.auth import AuthHandlers
                 from sidecar.handlers.governance import GovernanceHandlers
                 from sidecar.handlers.provision import ProvisionHandlers
+                from sidecar.handlers.system import SystemHandlers
                 from sidecar.provisioning.service import ProvisioningService
 
                 governance = GovernanceService(db, app.pool)
                 await governance.load_catalog(settings.current.raw)
                 settings.subscribe(governance.on_settings_changed)
-                system.issue_sources.append(lambda: governance.catalog_errors)
+                system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
                 app.governance = governance
                 provisioning = ProvisioningService(db, app.pool, sf, settings, notify)
                 table, _ = bind_methods(
                     [
+                        system,
                         AgentHandlers(app.pool, stop_hooks=[provisioning.stop_agent]),
                         AuthHandlers(governance),
                         GovernanceHandlers(governance, app.pool.status, notify),

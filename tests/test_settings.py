@@ -67,3 +67,11 @@ async def test_edits_take_effect_without_a_restart(home: Path, fake_sf: FakeSf) 
         with anyio.fail_after(10):
             while (await sc.call("org:status"))["maxOrgs"] != 7:
                 await anyio.sleep(0.2)
+
+
+async def test_governance_section_problems_are_in_health_too(home: Path, fake_sf: FakeSf) -> None:
+    settings = {**fake_sf.settings(), "governance": {"products": {"bad key!": {"entitlements": {}}}}}
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
+        health = await sc.call("sidecar:health")  # the first request: health waits for governance to be bound
+        keys = [e["key"] for e in health["settings"]["errors"]]
+        assert "governance.products.bad key!" in keys, keys

@@ -161,3 +161,25 @@ async def test_content_length_framing(home: Path, fake_sf: FakeSf) -> None:
 async def test_cancel_request_is_accepted_for_unknown_ids(sidecar: SidecarProcess) -> None:
     await sidecar.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}})
     await assert_still_serving(sidecar)
+
+
+async def test_first_requests_for_late_bound_channels_wait_for_them_instead_of_failing(
+    home: Path, fake_sf: FakeSf
+) -> None:
+    """Agents, governance and provisioning are bound just after serving starts (start-up speed); a request that
+    arrives first must be answered by them, while a truly unknown method is still -32601."""
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+        await sc.send_raw(
+            b'{"jsonrpc": "2.0", "id": "s", "method": "auth:session"}\n'
+            b'{"jsonrpc": "2.0", "id": "q", "method": "provision:queue"}\n'
+            b'{"jsonrpc": "2.0", "id": "u", "method": "org:nope"}\n'
+            b'{"jsonrpc": "2.0", "id": "l", "method": "org:list"}\n'
+        )
+        answers = {
+            key: await sc.wait_for(lambda m, key=key: isinstance(m, dict) and m.get("id") == key)
+            for key in ("s", "q", "u", "l")
+        }
+        assert answers["s"]["result"] == {"authenticated": False}
+        assert answers["q"]["result"] == []
+        assert answers["u"]["error"]["code"] == -32601
+        assert answers["l"]["result"] == []

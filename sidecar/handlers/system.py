@@ -49,15 +49,14 @@ class SystemHandlers:
         db: Database,
         settings: SettingsStore,
         sf_path: Callable[[], Path],
-        issue_sources: list[Callable[[], Iterable[SettingsError]]] | None = None,
+        issue_sources: Iterable[Callable[[], Iterable[SettingsError]]] = (),
     ) -> None:
         self._home = home
         self._db = db
         self._settings = settings
         self._sf_path = sf_path
-        # Sections parsed elsewhere (the governance catalog) add their problems here; a list, so a service bound
-        # after this handler can still join.
-        self.issue_sources = issue_sources if issue_sources is not None else []
+        # Sections parsed by their owners (the governance catalog) report their problems through these.
+        self._issue_sources = list(issue_sources)
 
     @rpc_method("sidecar:health", result=Health)
     async def health(self, params: NoParams) -> Health:
@@ -67,7 +66,7 @@ class SystemHandlers:
         except SfUnavailable as exc:
             sf = SfInfo(path=None, error=exc.message)
         issues = [*self._settings.current.errors]
-        for source in self.issue_sources:
+        for source in self._issue_sources:
             issues.extend(source())
         return Health(
             version=__version__,
