@@ -4,12 +4,14 @@
  * `Content-Security-Policy: default-src 'self'`, with `window.sweatshop` served by the real sidecar through the
  * test bridge (bridge-server.js: the real preload.js and ipc.js, Electron's IPC emulated over HTTP + SSE).
  *
- * Any CSP violation, console CSP message or page error fails the test that caused it. Screenshots go to
- * clients/electron/screenshots/.
+ * Any CSP violation, console CSP message or page error fails the test that caused it. Screenshots go to a temporary
+ * directory, so a test run never changes the checkout; to refresh the committed ones, run with
+ * SWEATSHOP_SCREENSHOTS_DIR=clients/electron/screenshots.
  */
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { SidecarClient } = require('../../sidecar-client');
 const { startBridgeServer } = require('./bridge-server');
@@ -17,7 +19,9 @@ const { chromiumSkip, launch } = require('./chromium');
 const { sidecarSkip, makeHome, realOptions } = require('../helpers/sidecar-env');
 const { processesMentioning } = require('../helpers/processes');
 
-const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'screenshots');
+const SCREENSHOTS = process.env.SWEATSHOP_SCREENSHOTS_DIR
+  ? path.resolve(process.env.SWEATSHOP_SCREENSHOTS_DIR)
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'sweatshop-screenshots-'));
 const RGB = { green: 'rgb(45, 164, 78)', yellow: 'rgb(212, 167, 44)', red: 'rgb(207, 34, 46)' };
 const skip = chromiumSkip() || sidecarSkip();
 
