@@ -51,6 +51,7 @@ class SidecarProcess:
         self._arrived = anyio.Event()
         # Responses by id, so a request finds its own in O(1) instead of rescanning every message received so far.
         self._responses: dict[Any, Any] = {}
+        self._awaited: set[Any] = set()
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
         self.undecodable: list[bytes] = []
@@ -111,8 +112,9 @@ class SidecarProcess:
                 self.undecodable.append(frame)
                 continue
             self.messages.append(message)
-            if isinstance(message, dict) and "method" not in message and "id" in message:
-                self._responses[message["id"]] = message
+            answer_id = message.get("id") if isinstance(message, dict) and "method" not in message else None
+            if isinstance(answer_id, int | str) and answer_id in self._awaited:
+                self._responses[answer_id] = message
             if self.on_message is not None:
                 self.on_message("received", message)
             self._arrived.set()
@@ -163,13 +165,19 @@ class SidecarProcess:
         message: Message = {"jsonrpc": "2.0", "id": id_, "method": method}
         if params is not None:
             message["params"] = params
+        self._awaited.add(id_)
         await self.send(message)
-        with anyio.fail_after(timeout):
-            while id_ not in self._responses:
-                if self.stdout_closed.is_set():
-                    raise EOFError(f"sidecar closed stdout before answering {method}")
-                await self._arrived.wait()
-        return self._responses.pop(id_)
+        try:
+            with anyio.fail_after(timeout):
+                while id_ not in self._responses:
+                    if self.stdout_closed.is_set():
+                        raise EOFError(f"sidecar closed stdout before answering {method}")
+                    await self._arrived.wait()
+            return self._responses[id_]
+        finally:
+            # Also after a timeout: a late answer then goes to `messages` only, not into this index.
+            self._awaited.discard(id_)
+            self._responses.pop(id_, None)
 
     async def call(self, method: str, *params: Any, timeout: float = 20.0, **named: Any) -> Any:
         """Positional params (like ipcRenderer.invoke) or named ones; the result, or RpcError."""

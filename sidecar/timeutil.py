@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 Clock = Callable[[], datetime]
 
@@ -28,7 +28,3 @@ def from_db(text: str | None) -> datetime | None:
 def end_of_day(day: date) -> datetime:
     """The CLI reports expiry as a date; an org lives through that whole day (UTC)."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
-
-
-def days_from(instant: datetime, days: float) -> datetime:
-    return instant + timedelta(days=days)

@@ -249,18 +249,6 @@ class PoolService:
         await self._announce(changes)
         return org
 
-    async def lease_named(self, org_id: str, agent_id: str) -> ScratchOrg | None:
-        """Lease one particular available org (the provisioning queue hands a freed org to its head)."""
-        check_agent_id(agent_id)
-        now = self._clock()
-        async with self._db.transaction() as conn:
-            if await store.lease_of(conn, agent_id) is not None:
-                return None
-            org = await store.lease(conn, org_id, agent_id, to_db(now))
-        if org is not None:
-            await self._announce([PoolChange(ChangeReason.CLAIMED, org, agent_id)])
-        return org
-
     async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
         """Free a leased org; with `agent_id`, only its owner may (a late agent must not free a re-leased org)."""
         if agent_id is not None:

@@ -128,17 +128,6 @@ async def lease_next(conn: aiosqlite.Connection, agent_id: str, now: str, not_be
     return to_org(row) if row else None
 
 
-async def lease(conn: aiosqlite.Connection, org_id: str, agent_id: str, now: str) -> ScratchOrg | None:
-    """Lease one named org if it is available."""
-    row = await fetch_one(
-        conn,
-        "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
-        f" WHERE id = ? AND status = 'available' RETURNING {COLUMNS}",
-        (agent_id, now, org_id),
-    )
-    return to_org(row) if row else None
-
-
 async def release(conn: aiosqlite.Connection, org_id: str) -> ScratchOrg | None:
     row = await fetch_one(
         conn,
