@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from sidecar.settings import load_settings
-from tests.conftest import FakeSf
-from tests.harness import SidecarProcess
+from tests.support.fakesf import FakeSf
+from tests.support.harness import SidecarProcess
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ import pytest
 from sidecar.client import RpcError, SidecarProcess
 from sidecar.pool.models import OrgSource, OrgStatus, ScratchOrg
 from sidecar.provisioning.sfrun import plan_argv
-from tests.conftest import FakeSf, scratch_org
-from tests.test_provision_support import processes_with, terminal_text
+from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.provisioning import processes_with, terminal_text
 
 ORG = ScratchOrg(id="org_1", alias="mine", username="me@example.com", status=OrgStatus.LEASED, source=OrgSource.MANUAL)
 

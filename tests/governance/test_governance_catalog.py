@@ -13,7 +13,7 @@ from sidecar.governance.catalog import DEFAULT_SECTION, Catalog, Product, parse_
 from sidecar.governance import store
 from sidecar.pool.service import PoolLimits
 from sidecar.settings import SettingsStore
-from tests.test_governance_support import Clock, claims, make_service, open_db, rows, snapshot
+from tests.support.governance import Clock, claims, make_service, open_db, rows, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FakeSf, scratch_org
-from tests.harness import RpcError, SidecarProcess
+from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.harness import RpcError, SidecarProcess
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from sidecar.client import RpcError, SidecarProcess
-from tests.conftest import FakeSf, scratch_org
-from tests.test_provision_support import (
+from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.provisioning import (
     HUB, config, fake_state, home_bytes, make_worktree, processes_with, provision_in_background, statuses,
     terminal_text,
 )

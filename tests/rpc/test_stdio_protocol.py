@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.framing import MAX_MESSAGE_BYTES
-from tests.conftest import FakeSf
-from tests.harness import RpcError, SidecarProcess
+from tests.support.fakesf import FakeSf
+from tests.support.harness import RpcError, SidecarProcess
 
 pytestmark = pytest.mark.anyio
 

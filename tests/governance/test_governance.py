@@ -12,7 +12,7 @@ import pytest
 from sidecar.governance.models import SignedIn, SignedOut
 from sidecar.governance.service import GovernanceService
 from sidecar.governance.signin import slug_base
-from tests.test_governance_support import (
+from tests.support.governance import (
     ISSUER,
     NO_DEFAULT_LADDER,
     PLAN_TABLES,

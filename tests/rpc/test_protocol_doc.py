@@ -12,7 +12,7 @@ from sidecar.errors import RPC_CODES, ErrorCode
 from sidecar.rpc import bind_params
 from sidecar.wire import NOTIFICATIONS, method_specs
 
-DOC = Path(__file__).resolve().parent.parent / "protocol.md"
+DOC = Path(__file__).resolve().parents[2] / "protocol.md"
 HEADING = re.compile(r"^### `([^`]+)`( \(notification\))?\s*$", re.MULTILINE)
 SPECS = {spec.name: spec for spec in method_specs()}
 NOTES = {n.name: n for n in NOTIFICATIONS}

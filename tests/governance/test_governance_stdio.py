@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.harness import RpcError, SidecarProcess
+from tests.support.harness import RpcError, SidecarProcess
 
 pytestmark = pytest.mark.anyio
 

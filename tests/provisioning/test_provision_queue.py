@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from sidecar.client import SidecarProcess
-from tests.conftest import FakeSf, scratch_org
-from tests.test_provision_support import (
+from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.provisioning import (
     HUB, config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
     terminal_text,
 )

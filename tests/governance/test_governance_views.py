@@ -18,7 +18,7 @@ from sidecar.governance.ladders import new_id
 from sidecar.governance.models import FullHome, SoloHome, TransitionType
 from sidecar.governance.service import GovernanceChangeReason, GovernanceService
 from sidecar.pool.service import PoolLimits, PoolService
-from tests.test_governance_support import (
+from tests.support.governance import (
     NO_DEFAULT_LADDER,
     Clock,
     claims,

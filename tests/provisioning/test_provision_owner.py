@@ -26,8 +26,8 @@ from sidecar.provisioning.service import ProvisioningService
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
 from sidecar.wiremodel import WireModel
-from tests.conftest import FakeSf, scratch_org
-from tests.test_provision_support import (
+from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.provisioning import (
     config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
 )
 

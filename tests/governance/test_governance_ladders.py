@@ -14,7 +14,7 @@ from sidecar.governance import ladders, store
 from sidecar.governance.ladders import reapply_defaults_for_pool
 from sidecar.governance.models import ReapplyOutcome, TransitionType
 from sidecar.governance.service import GovernanceService
-from tests.test_governance_support import (
+from tests.support.governance import (
     NO_DEFAULT_LADDER,
     catalog_ids,
     claims,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SF = REPO / "sidecar" / "fakesf" / "bin" / "sf"
 REFERENCE = REPO.parent / "shared" / "sf-cli-reference" / "real-outputs"
 UPDATE_NOISE = "Warning: @salesforce/cli update available from 2.146.3 to 2.150.6."

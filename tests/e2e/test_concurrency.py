@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import FakeSf
-from tests.harness import RpcError, SidecarProcess
+from tests.support.fakesf import FakeSf
+from tests.support.harness import RpcError, SidecarProcess
 
 pytestmark = pytest.mark.anyio
 
