@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.db import Database
 from sidecar.framing import Framing
+from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
-from sidecar.pool.service import PoolLimits, PoolService
+from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import LateMethods, bind_methods, make_dispatch
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
 from sidecar.transport import Transport
 from sidecar.wiremodel import WireModel
-
-if TYPE_CHECKING:
-    from sidecar.governance.service import GovernanceService
 
 log = logging.getLogger(__name__)
 
@@ -30,34 +27,14 @@ log = logging.getLogger(__name__)
 LATE_BIND_IDLE_SECONDS = 0.05
 
 
-@dataclass
-class App:
-    home: Path
-    settings: SettingsStore
-    db: Database
-    sf: SfClient
-    pool: PoolService
-    transport: Transport
-    governance: "GovernanceService | None" = None
-
-    def limits(self) -> PoolLimits:
-        cfg = self.settings.current.org_pool
-        limits = PoolLimits(
-            max_orgs=cfg.maxOrgs,
-            default_duration_days=cfg.defaultDurationDays,
-            min_remaining_hours=cfg.minRemainingHours,
-        )
-        # While someone is signed in, their pool's entitlements narrow the settings (cached: no query here).
-        return self.governance.narrow(limits) if self.governance is not None else limits
-
-    async def refresh_loop(self) -> None:
-        """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
-        while True:
-            await anyio.sleep(self.settings.current.org_pool.refreshIntervalSeconds)
-            try:
-                await self.pool.expire_due()
-            except Exception:
-                log.exception("expiry sweep failed")
+async def refresh_loop(pool: PoolService, settings: SettingsStore) -> None:
+    """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
+    while True:
+        await anyio.sleep(settings.current.org_pool.refreshIntervalSeconds)
+        try:
+            await pool.expire_due()
+        except Exception:
+            log.exception("expiry sweep failed")
 
 
 async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
@@ -78,10 +55,13 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
         async def notify(name: str, params: WireModel) -> None:
             await transport.notify(name, params.dump())
 
+        notifications = Notifications(notify)
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
-        app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
-        app.pool = PoolService(db, app.limits, sf.org_list)
-        methods.update(bind_methods([OrgHandlers(app.pool, notify)])[0])
+        # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
+        limits = SettingsLimits(settings)
+        pool = PoolService(db, limits, sf.org_list)
+        notifications.watch_pool(pool)
+        methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
 
         async with anyio.create_task_group() as tg:
 
@@ -94,18 +74,21 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 from sidecar.handlers.system import SystemHandlers
                 from sidecar.provisioning.service import ProvisioningService
 
-                governance = GovernanceService(db, app.pool)
+                governance = GovernanceService(db, pool)
+                notifications.watch_governance(governance, pool.status)
                 await governance.load_catalog(settings.current.raw)
                 settings.subscribe(governance.on_settings_changed)
+                # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
+                limits.narrow_with(governance)
                 system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
-                app.governance = governance
-                provisioning = ProvisioningService(db, app.pool, sf, settings, notify)
+                provisioning = ProvisioningService(db, pool, sf, settings)
+                notifications.watch_provisioning(provisioning.events)
                 table, _ = bind_methods(
                     [
                         system,
-                        AgentHandlers(app.pool, stop_hooks=[provisioning.stop_agent]),
+                        AgentHandlers(pool, stop_hooks=[provisioning.stop_agent]),
                         AuthHandlers(governance),
-                        GovernanceHandlers(governance, app.pool.status, notify),
+                        GovernanceHandlers(governance),
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
                     ]
                 )
@@ -114,7 +97,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 tg.start_soon(provisioning.serve)
 
             tg.start_soon(settings.watch)
-            tg.start_soon(app.refresh_loop)
+            tg.start_soon(refresh_loop, pool, settings)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send)
             tg.cancel_scope.cancel()

@@ -17,6 +17,8 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sidecar.events import Listeners
+
 log = logging.getLogger(__name__)
 
 
@@ -108,7 +110,7 @@ class SettingsStore:
     def __init__(self, path: Path, poll_seconds: float = 1.0) -> None:
         self.path = path
         self.poll_seconds = poll_seconds
-        self._listeners: list[Listener] = []
+        self._events: Listeners[Settings] = Listeners("settings")
         self._stamp = self._stat()
         self.current = load_settings(path)
         self._report(self.current)
@@ -125,8 +127,8 @@ class SettingsStore:
         for err in settings.errors:
             log.warning("settings: %s: %s", err.key, err.reason)
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self._events.subscribe(listener)
 
     async def reload_if_changed(self) -> bool:
         stamp = self._stat()
@@ -136,8 +138,7 @@ class SettingsStore:
         self.current = load_settings(self.path)
         log.info("settings reloaded from %s", self.path)
         self._report(self.current)
-        for listener in self._listeners:
-            await listener(self.current)
+        await self._events.publish(self.current)
         return True
 
     async def watch(self) -> None:

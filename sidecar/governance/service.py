@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sidecar.db import Database
+from sidecar.events import Listeners
 from sidecar.errors import AccessDenied, NotAuthenticated
 from sidecar.governance import store, views
 from sidecar.governance.catalog import MAX_ACTIVE, MAX_DURATION_DAYS, parse_catalog
@@ -105,20 +106,17 @@ class GovernanceService:
         self._step = step
         self._session: ActiveSession | None = None
         self._entitlements: dict[str, Any] = {}
-        self._listeners: list[ChangeListener] = []
+        self._events: Listeners[GovernanceChangeReason] = Listeners("governance")
         self.catalog_errors: list[SettingsError] = []
 
     # -- events ---------------------------------------------------------------------------------------------------
 
-    def subscribe(self, listener: ChangeListener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Hear of every committed governance change (a failing listener is logged; the others still hear it)."""
+        return self._events.subscribe(listener)
 
     async def _announce(self, reason: GovernanceChangeReason) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(reason)
-            except Exception:  # a broken listener must not undo or hide a committed change
-                log.exception("governance listener failed on %s", reason)
+        await self._events.publish(reason)
 
     # -- the catalog ----------------------------------------------------------------------------------------------
 

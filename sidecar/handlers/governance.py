@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-
 from sidecar.errors import ErrorCode as E
-from sidecar.governance.models import Home, Overview, ReapplyOutcome, Session
-from sidecar.governance.service import GovernanceChangeReason, GovernanceService
-from sidecar.pool.models import PoolStatus
-from sidecar.rpc import NoParams, NotificationSpec, rpc_method
+from sidecar.governance.models import Home, Overview, ReapplyOutcome
+from sidecar.governance.service import GovernanceService
+from sidecar.handlers.notifications import governance_notifications
+from sidecar.rpc import NoParams, rpc_method
 from sidecar.wiremodel import StrictStr, WireModel
-
-Notify = Callable[[str, WireModel], Awaitable[None]]
-PoolStatusReader = Callable[[], Awaitable[PoolStatus]]
 
 
 class ReapplyParams(WireModel):
     pool_id: StrictStr
 
 
-class GovernanceChanged(WireModel):
-    reason: GovernanceChangeReason
-    session: Session
-    status: PoolStatus
-
-
-NOTIFICATIONS = [
-    NotificationSpec(
-        "governance:changed",
-        GovernanceChanged,
-        "After sign-in, sign-out, a catalog change or a reapplied default plan: the session and the pool status"
-        " under the limits now in force.",
-    ),
-]
+# The wire name and shape of governance's notification live in notifications.py; wire.py reads them from here.
+NOTIFICATIONS = governance_notifications()
 
 
 class GovernanceHandlers:
-    def __init__(self, governance: GovernanceService, pool_status: PoolStatusReader, notify: Notify) -> None:
+    def __init__(self, governance: GovernanceService) -> None:
         self._governance = governance
-        self._pool_status = pool_status
-        self._notify = notify
-        governance.subscribe(self._on_change)
-
-    async def _on_change(self, reason: GovernanceChangeReason) -> None:
-        await self._notify(
-            "governance:changed",
-            GovernanceChanged(reason=reason, session=self._governance.session(), status=await self._pool_status()),
-        )
 
     @rpc_method("governance:home", result=Home, errors=[E.NOT_AUTHENTICATED])
     async def home(self, params: NoParams) -> Home:

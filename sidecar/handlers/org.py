@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 
 from sidecar.errors import ErrorCode as E
-from sidecar.pool.models import ChangeReason, DiscoveryReport, PoolStatus, ScratchOrg, SkippedOrg
-from sidecar.pool.service import PoolChange, PoolService
-from sidecar.rpc import NoParams, NotificationSpec, rpc_method
+from sidecar.handlers.notifications import ORG_NOTIFICATIONS, Notifications
+from sidecar.pool.models import DiscoveryReport, PoolStatus, ScratchOrg
+from sidecar.pool.service import PoolService
+from sidecar.rpc import NoParams, rpc_method
 from sidecar.wiremodel import StrictBool, StrictStr, WireModel
-
-Notify = Callable[[str, WireModel], Awaitable[None]]
 
 
 class AgentParams(WireModel):
@@ -48,36 +46,14 @@ class CheckAccessParams(WireModel):
     target: StrictStr
 
 
-class OrgChanged(WireModel):
-    reason: ChangeReason
-    org: ScratchOrg
-    status: PoolStatus
-    agent_id: str | None = None
-
-
-class OrgDiscovery(WireModel):
-    registered: list[str]
-    updated: list[str]
-    skipped: list[SkippedOrg]
-
-
-NOTIFICATIONS = [
-    NotificationSpec("org:changed", OrgChanged, "After every committed change to the pool."),
-    NotificationSpec("org:discovery", OrgDiscovery, "After each discovery: what was added, updated and left out, and why."),
-]
+# The wire names and shapes of the pool's notifications live in notifications.py; wire.py reads them from here.
+NOTIFICATIONS = ORG_NOTIFICATIONS
 
 
 class OrgHandlers:
-    def __init__(self, pool: PoolService, notify: Notify) -> None:
+    def __init__(self, pool: PoolService, notifications: Notifications) -> None:
         self._pool = pool
-        self._notify = notify
-        pool.subscribe(self._on_change)
-
-    async def _on_change(self, change: PoolChange) -> None:
-        status = await self._pool.status()
-        await self._notify(
-            "org:changed", OrgChanged(reason=change.reason, org=change.org, status=status, agent_id=change.agent_id)
-        )
+        self._notifications = notifications
 
     @rpc_method("org:list", result=list[ScratchOrg])
     async def list_orgs(self, params: NoParams) -> list[ScratchOrg]:
@@ -103,7 +79,7 @@ class OrgHandlers:
     async def discover(self, params: NoParams) -> list[ScratchOrg]:
         """Reconcile the pool with `sf org list --json`; the whole pool afterwards."""
         report: DiscoveryReport = await self._pool.discover()
-        await self._notify("org:discovery", OrgDiscovery(**report.model_dump()))
+        await self._notifications.discovery(report)
         return await self._pool.list()
 
     @rpc_method(

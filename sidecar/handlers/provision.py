@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 from sidecar.errors import ErrorCode as E
+from sidecar.handlers.notifications import PROVISIONING_NOTIFICATIONS
 from sidecar.provisioning.models import (
-    AgentStatusEvent,
     LoginUrl,
     ProvisionConfig,
     ProvisionResult,
@@ -13,25 +13,14 @@ from sidecar.provisioning.models import (
     RunRecord,
     SfRunParams,
     SfRunResult,
-    TerminalOutput,
 )
 from sidecar.provisioning.service import ProvisioningService
 from sidecar.provisioning.sfrun import SfRunner
-from sidecar.rpc import NoParams, NotificationSpec, rpc_method
+from sidecar.rpc import NoParams, rpc_method
 from sidecar.wiremodel import StrictStr, WireModel
 
-NOTIFICATIONS = [
-    NotificationSpec(
-        "terminal:output",
-        TerminalOutput,
-        "Output of every `sf` command run for an agent, live, in order within a stream, secrets masked.",
-    ),
-    NotificationSpec(
-        "agent:status",
-        AgentStatusEvent,
-        "The agent's provisioning status: PROVISIONING (with the step), QUEUED, QA_READY or ERROR.",
-    ),
-]
+# The wire names and shapes of provisioning's notifications live in notifications.py; wire.py reads them here.
+NOTIFICATIONS = PROVISIONING_NOTIFICATIONS
 
 
 class AgentParams(WireModel):

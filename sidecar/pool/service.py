@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sidecar.db import Database
+from sidecar.events import Listeners
 from sidecar.errors import (
     AccessDenied,
     AlreadyExists,
@@ -38,6 +39,9 @@ from sidecar.pool.models import (
 )
 from sidecar.timeutil import Clock, to_db, utcnow
 
+if TYPE_CHECKING:
+    from sidecar.settings import SettingsStore
+
 log = logging.getLogger(__name__)
 
 MAX_AGENT_ID_LENGTH = 128
@@ -55,6 +59,43 @@ class PoolLimits:
     def duration_days(self, wanted: int | None = None) -> int:
         days = wanted or self.default_duration_days
         return min(days, self.max_duration_days) if self.max_duration_days else days
+
+    def current(self) -> PoolLimits:
+        """Fixed limits are their own source (tests, tools)."""
+        return self
+
+
+class LimitsSource(Protocol):
+    """Where the pool reads its limits on every decision; answered synchronously, without a query."""
+
+    def current(self) -> PoolLimits: ...
+
+
+class Narrowing(Protocol):
+    def narrow(self, limits: PoolLimits) -> PoolLimits: ...
+
+
+class SettingsLimits:
+    """The pool's limits from `orgPool` settings, narrowed by whatever narrows them (the signed-in person's
+    entitlements, once governance is loaded)."""
+
+    def __init__(self, settings: SettingsStore) -> None:
+        self._settings = settings
+        self._narrowings: list[Narrowing] = []
+
+    def narrow_with(self, narrowing: Narrowing) -> None:
+        self._narrowings.append(narrowing)
+
+    def current(self) -> PoolLimits:
+        cfg = self._settings.current.org_pool
+        limits = PoolLimits(
+            max_orgs=cfg.maxOrgs,
+            default_duration_days=cfg.defaultDurationDays,
+            min_remaining_hours=cfg.minRemainingHours,
+        )
+        for narrowing in self._narrowings:
+            limits = narrowing.narrow(limits)
+        return limits
 
 
 @dataclass(frozen=True)
@@ -96,7 +137,7 @@ class PoolService:
     def __init__(
         self,
         db: Database,
-        limits: Callable[[], PoolLimits],
+        limits: LimitsSource,
         list_cli_orgs: CliOrgLister | None = None,
         clock: Clock = utcnow,
     ) -> None:
@@ -104,26 +145,22 @@ class PoolService:
         self._limits = limits
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
-        self._listeners: list[ChangeListener] = []
+        self._events: Listeners[PoolChange] = Listeners("pool")
 
     # -- events -------------------------------------------------------------------------------------------------
 
-    def subscribe(self, listener: ChangeListener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Hear of every committed change (a failing listener is logged; the others still hear it)."""
+        return self._events.subscribe(listener)
 
     async def _announce(self, changes: list[PoolChange]) -> None:
-        for change in changes:
-            for listener in self._listeners:
-                try:
-                    await listener(change)
-                except Exception:  # a broken listener must not undo or hide a committed change
-                    log.exception("pool listener failed on %s", change.reason)
+        await self._events.publish_all(changes)
 
     # -- reads --------------------------------------------------------------------------------------------------
 
     @property
     def limits(self) -> PoolLimits:
-        return self._limits()
+        return self._limits.current()
 
     async def list(self) -> list[ScratchOrg]:
         return await store.list_orgs(self._db.reader)

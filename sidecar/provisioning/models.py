@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -115,3 +116,29 @@ class SfRunResult(WireModel):
     exit_code: int
     # The parsed JSON document the CLI printed when `--json` was asked (secrets masked), else null.
     result: Any = None
+
+
+# -- what provisioning publishes (sidecar.events.Listeners); the handlers' notifications module names them ---------
+
+
+@dataclass(frozen=True)
+class RunStatusChanged:
+    """An agent's provisioning status changed (errors and warnings already masked)."""
+
+    agent_id: str
+    status: AgentStatus
+    step: str | None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TerminalChunk:
+    """Output of a command run for an agent, already masked, in order within its stream."""
+
+    agent_id: str
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+
+ProvisioningEvent = RunStatusChanged | TerminalChunk

@@ -1,8 +1,13 @@
-"""The paths a run may touch: an absolute, existing worktree, and settings paths that resolve inside it.
+"""The one path check of provisioning: an absolute worktree that is a Salesforce project, and settings paths that
+resolve inside it, checked again right before each command that uses them.
 
 An agent controls its worktree, so a settings path such as `data/sample-data-plan.json` may be a symlink the agent
-planted to make the CLI read (and upload) a file elsewhere. Every settings-derived path is resolved (symlinks
-followed, `..` refused) and must land inside the resolved worktree; the resolved path is what `sf` receives.
+planted to make the CLI read (and upload) a file elsewhere, and it may plant it while the run is under way (swap
+`data/` for a link during the deploy). Every settings-derived path is resolved (symlinks followed, `..` refused)
+and must land inside the resolved worktree, when the request arrives (so nothing is leased for a run that cannot
+succeed) and again each time a step reads it (`RunPaths`' properties); the resolved path is what `sf` receives.
+A worktree must be a Salesforce project (`sfdx-project.json` and the source directory inside it): `/`, `/etc`,
+`/proc` or a link to them are refused before any org is taken.
 """
 
 from __future__ import annotations
@@ -50,21 +55,80 @@ def inside(root: Path, relative: str, setting: str) -> Path:
     return candidate
 
 
+PROJECT_FILE = "sfdx-project.json"
+
+
+def check_project(worktree: Path, settings: OrgPoolSettings) -> None:
+    """INVALID_PARAMS naming worktreePath unless the resolved worktree holds `sfdx-project.json` and the source
+    directory (the filesystem root never does: it is refused by name, whatever it holds)."""
+    if worktree == Path(worktree.anchor):
+        raise InvalidParams(
+            f"worktreePath {str(worktree)!r} is the filesystem root, not a Salesforce project", param="worktreePath"
+        )
+    project = (worktree / PROJECT_FILE).resolve()
+    if project.parent != worktree or not project.is_file():  # absent, or a link to a file elsewhere
+        raise InvalidParams(
+            f"worktreePath {str(worktree)!r} is not a Salesforce project: it has no {PROJECT_FILE}", param="worktreePath"
+        )
+    if not inside(worktree, settings.sourceDir, "sourceDir").is_dir():
+        raise InvalidParams(
+            f"worktreePath {str(worktree)!r} has no source directory {settings.sourceDir} (orgPool.sourceDir)",
+            param="worktreePath",
+        )
+
+
+def check_unchanged(worktree: Path) -> Path:
+    """The worktree as it was resolved when the run began, or ACCESS_DENIED when a link now leads elsewhere."""
+    now = worktree.resolve()
+    if now != worktree:
+        raise AccessDenied(
+            f"worktree {worktree} now resolves to {now}: a symlink was swapped in while the run was under way",
+            param="worktreePath",
+        )
+    return worktree
+
+
 @dataclass(frozen=True)
 class RunPaths:
+    """A run's worktree (resolved once) and the settings paths, resolved and checked again at every access, so the
+    path a command receives is the one checked just before it (an agent may swap in a symlink mid-run)."""
+
     worktree: Path
-    scratch_def: Path
-    source_dir: Path
-    data_plan: Path
-    user_def: Path
+    settings: OrgPoolSettings
+
+    @property
+    def cwd(self) -> Path:
+        """Where a command runs: the worktree, checked unchanged."""
+        return check_unchanged(self.worktree)
+
+    def _inside(self, relative: str, setting: str) -> Path:
+        return inside(check_unchanged(self.worktree), relative, setting)
+
+    @property
+    def scratch_def(self) -> Path:
+        return self._inside(self.settings.scratchDefPath, "scratchDefPath")
+
+    @property
+    def source_dir(self) -> Path:
+        return self._inside(self.settings.sourceDir, "sourceDir")
+
+    @property
+    def data_plan(self) -> Path:
+        return self._inside(self.settings.dataPlanPath, "dataPlanPath")
+
+    @property
+    def user_def(self) -> Path:
+        return self._inside(self.settings.userDefPath, "userDefPath")
+
+    def check_all(self) -> None:
+        for name in ("scratch_def", "source_dir", "data_plan", "user_def"):
+            getattr(self, name)
 
 
 def run_paths(worktree_path: str, settings: OrgPoolSettings) -> RunPaths:
-    worktree = check_directory(worktree_path, "worktreePath")
-    return RunPaths(
-        worktree=worktree,
-        scratch_def=inside(worktree, settings.scratchDefPath, "scratchDefPath"),
-        source_dir=inside(worktree, settings.sourceDir, "sourceDir"),
-        data_plan=inside(worktree, settings.dataPlanPath, "dataPlanPath"),
-        user_def=inside(worktree, settings.userDefPath, "userDefPath"),
-    )
+    """Every path of a run checked now (the request's answer names what is wrong); `check_project` is separate so a
+    settings path that escapes is reported as ACCESS_DENIED before the project's shape is judged."""
+    paths = RunPaths(worktree=check_directory(worktree_path, "worktreePath"), settings=settings)
+    paths.check_all()
+    check_project(paths.worktree, settings)
+    return paths

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SfUnavailable, StepTimeout
+from sidecar.errors import AccessDenied, AlreadyExists, CapacityReached, InvalidParams, SfFailed, SfUnavailable, StepTimeout
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
@@ -88,7 +88,25 @@ class Failed:
     pass
 
 
-Outcome = Queued | Succeeded | Failed
+@dataclass(frozen=True)
+class Stopped:
+    """Cancelled from the outside (agent:stopped, the org's lease ended): what it had reached when it stopped."""
+
+
+Ending = Queued | Succeeded | Failed | Stopped
+
+
+@dataclass(frozen=True)
+class PipelineOutcome:
+    """Everything a run produced, in one value: how it ended, its errors and warnings (unmasked: the caller masks
+    what it stores and sends), one report per step, the step it ended at (None after success) and its org."""
+
+    ending: Ending
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    steps: tuple[StepReport, ...]
+    step: str | None
+    org: ScratchOrg | None
 
 
 @dataclass
@@ -111,14 +129,17 @@ class Pipeline:
     config: ProvisionConfig
     paths: RunPaths
     terminal: Terminal
-    on_step: Callable[[str], Awaitable[None]]
+    # Called as each step starts, with the org once the run has one (the service records both).
+    on_step: Callable[[str, ScratchOrg | None], Awaitable[None]]
     waiting_ahead: Callable[[], Awaitable[int]]
+    # Called the moment the run holds an org, so a lease ending under it from then on stops it.
+    on_org: Callable[[ScratchOrg], None] = lambda org: None
     handover: Handover | None = None
-    org: ScratchOrg | None = None
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    current_step: str | None = None
-    failed_step: str | None = None
+    _org: ScratchOrg | None = None
+    _errors: list[str] = field(default_factory=list)
+    _warnings: list[str] = field(default_factory=list)
+    _current_step: str | None = None
+    _failed_step: str | None = None
     _reports: dict[str, StepReport] = field(default_factory=dict)
     _fatal: list[StepFailed] = field(default_factory=list)
 
@@ -130,13 +151,35 @@ class Pipeline:
     def step_timeout(self) -> float:
         return self.settings.stepTimeoutMinutes * 60
 
-    def steps(self) -> list[StepReport]:
+    def _steps(self) -> tuple[StepReport, ...]:
         """One entry per step in pipeline order; steps never reached are `skipped`."""
-        return [self._reports.get(n) or StepReport(name=n, status=StepStatus.SKIPPED, duration_ms=0) for n in STEPS]
+        return tuple(
+            self._reports.get(n) or StepReport(name=n, status=StepStatus.SKIPPED, duration_ms=0) for n in STEPS
+        )
+
+    def _outcome(self, ending: Ending) -> PipelineOutcome:
+        step = None if isinstance(ending, Succeeded) else self._failed_step or self._current_step
+        if isinstance(ending, Queued):
+            step = "org"
+        return PipelineOutcome(
+            ending=ending,
+            errors=tuple(self._errors),
+            warnings=tuple(self._warnings),
+            steps=self._steps(),
+            step=step,
+            org=self._org,
+        )
+
+    def stopped(self) -> PipelineOutcome:
+        """The outcome of a run cancelled from the outside, as far as it got (call after `run` was cancelled)."""
+        return self._outcome(Stopped())
 
     # -- the run ---------------------------------------------------------------------------------------------------
 
-    async def run(self) -> Outcome:
+    async def run(self) -> PipelineOutcome:
+        return self._outcome(await self._run())
+
+    async def _run(self) -> Ending:
         try:
             org = await self._org_step()
             if isinstance(org, Queued):
@@ -151,12 +194,12 @@ class Pipeline:
                 raise self._fatal[0]
             return Succeeded(await self._login_step(org))
         except StepFailed as exc:
-            self.failed_step = exc.step
+            self._failed_step = exc.step
             if exc.sentence:
-                self.errors.append(exc.sentence)
+                self._errors.append(exc.sentence)
             for extra in self._fatal[1:]:
                 if extra.sentence:
-                    self.errors.append(extra.sentence)
+                    self._errors.append(extra.sentence)
             return Failed()
 
     async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
@@ -169,9 +212,9 @@ class Pipeline:
     @asynccontextmanager
     async def _step(self, name: str, section: Section | None = None) -> AsyncIterator[StepRun]:
         step = StepRun(name, section or self.terminal.section(), anyio.current_time() + self.step_timeout)
-        self.current_step = name
+        self._current_step = name
         started = time.monotonic()
-        await self.on_step(name)
+        await self.on_step(name, self._org)
         try:
             with anyio.fail_after(self.step_timeout + BACKSTOP_SECONDS):
                 yield step
@@ -187,6 +230,10 @@ class Pipeline:
         except SfUnavailable as exc:
             step.status = StepStatus.FAILED
             raise StepFailed(f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name) from None
+        except (AccessDenied, InvalidParams) as exc:  # a path checked just before its command no longer holds
+            step.status = StepStatus.FAILED
+            await self._say(step, f"Refused: {exc.message}", "stderr")
+            raise StepFailed(mask(f"The {STEP_TITLES[name]} step ({name}) was refused: {exc.message}"), name) from None
         except StepFailed as exc:
             step.status = StepStatus.FAILED
             exc.step = exc.step or name
@@ -212,7 +259,7 @@ class Pipeline:
 
     async def _sf_json(self, step: StepRun, args: list[str]) -> Envelope:
         """A step's command: streamed to its section, run in the worktree, within what is left of its time."""
-        return await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.worktree, timeout=step.remaining())
+        return await self.sf.run_json(args, sink=step.section.write, cwd=self.paths.cwd, timeout=step.remaining())
 
     async def _sf_json_or_warn(
         self, step: StepRun, args: list[str], warning: Callable[[SfFailed], str]
@@ -228,7 +275,7 @@ class Pipeline:
                 ) from None
             step.status = StepStatus.WARNING
             sentence = warning(exc)
-            self.warnings.append(sentence)
+            self._warnings.append(sentence)
             await self._say(step, sentence, "stderr")
             return None
 
@@ -241,7 +288,8 @@ class Pipeline:
                 step.status = StepStatus.WARNING
                 await self._say(step, got.sentence)
                 return got
-            self.org = got
+            self._org = got
+            self.on_org(got)
             return got
 
     async def _acquire(self, step: StepRun) -> ScratchOrg | Queued:
@@ -288,7 +336,7 @@ class Pipeline:
         for n in range(2, 1000):
             candidate = f"{wanted[:74]}-{n}"
             if candidate not in taken and ALIAS_PATTERN.fullmatch(candidate):
-                self.warnings.append(
+                self._warnings.append(
                     f"Alias {wanted} is already used by another org in the pool; the new org is called {candidate}."
                 )
                 return candidate
@@ -305,7 +353,7 @@ class Pipeline:
                     alias=alias,
                     definition_file=self.paths.scratch_def,
                     duration_days=days,
-                    cwd=self.paths.worktree,
+                    cwd=self.paths.cwd,
                     sink=step.section.write,
                     timeout=step.remaining(),
                 )
@@ -337,7 +385,7 @@ class Pipeline:
             )
             try:
                 return await register_created(
-                    self.pool, self.sf, created, cwd=self.paths.worktree, sink=step.section.write, lease_to=self.agent_id
+                    self.pool, self.sf, created, cwd=self.paths.cwd, sink=step.section.write, lease_to=self.agent_id
                 )
             except CapacityReached:
                 return Queued(
@@ -354,7 +402,8 @@ class Pipeline:
 
     async def _deploy_step(self, org: ScratchOrg) -> None:
         async with self._step("deploy") as step:
-            if not self.paths.source_dir.is_dir():
+            source_dir = self.paths.source_dir  # resolved and checked now, right before the deploy
+            if not source_dir.is_dir():
                 raise StepFailed(
                     f"There is nothing to deploy: {self.settings.sourceDir} (orgPool.sourceDir) is not a directory "
                     f"in worktree {self.paths.worktree}."
@@ -370,15 +419,15 @@ class Pipeline:
 
             # Human mode, so the pane shows progress while it runs (with --json the CLI is silent until the end).
             started = await self.sf.run(
-                ["project", "deploy", "start", "--target-org", org.alias, "--source-dir", str(self.paths.source_dir)],
+                ["project", "deploy", "start", "--target-org", org.alias, "--source-dir", str(source_dir)],
                 sink=sink,
-                cwd=self.paths.worktree,
+                cwd=self.paths.cwd,
                 timeout=step.remaining(),
             )
             if ids.deploy_id is None:
                 if started.exit_code == 0:
                     step.status = StepStatus.WARNING
-                    self.warnings.append("The deploy printed no deploy id, so its result could not be checked.")
+                    self._warnings.append("The deploy printed no deploy id, so its result could not be checked.")
                     return
                 raise StepFailed(
                     mask(
@@ -395,14 +444,14 @@ class Pipeline:
             if result.get("success") is True:
                 if failures:
                     step.status = StepStatus.WARNING
-                    self.warnings.extend(f"Not deployed: {line}" for line in failures)
+                    self._warnings.extend(f"Not deployed: {line}" for line in failures)
                 return
             if result.get("done") is False:
                 raise StepFailed(
                     f"Deploy {ids.deploy_id} had not finished when its time ran out (status "
                     f"{result.get('status')}); see `sf project deploy report --job-id {ids.deploy_id}`."
                 )
-            self.errors.extend(
+            self._errors.extend(
                 failures
                 or [f"Deploy {ids.deploy_id} ended with status {result.get('status')} and named no failing component."]
             )
@@ -425,11 +474,12 @@ class Pipeline:
 
     async def _data_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("data", section) as step:
-            if not self.paths.data_plan.is_file():
+            plan = self.paths.data_plan  # resolved and checked now, right before the command that reads it
+            if not plan.is_file():
                 return await self._skip(step, f"No data plan at {self.settings.dataPlanPath}: no sample data to load.")
             envelope = await self._sf_json_or_warn(
                 step,
-                ["data", "import", "tree", "--target-org", org.alias, "--plan", str(self.paths.data_plan)],
+                ["data", "import", "tree", "--target-org", org.alias, "--plan", str(plan)],
                 lambda exc: results.data_failure(exc.data.get("name"), exc.data.get("message"), exc.data.get("data")),
             )
             if envelope is not None:
@@ -437,11 +487,12 @@ class Pipeline:
 
     async def _users_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("users", section) as step:
-            if not self.paths.user_def.is_file():
+            user_def = self.paths.user_def  # resolved and checked now, right before the command that reads it
+            if not user_def.is_file():
                 return await self._skip(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
             envelope = await self._sf_json_or_warn(
                 step,
-                ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(self.paths.user_def)],
+                ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(user_def)],
                 lambda exc: mask(
                     f"The QA user was not created ({exc.data.get('name') or 'error'}: "
                     f"{exc.data.get('message') or exc.message}). Fix {self.settings.userDefPath} and provision again."
@@ -454,7 +505,7 @@ class Pipeline:
             if envelope.exit_code != 0:
                 step.status = StepStatus.WARNING
                 detail = "; ".join(envelope.warnings) or "see the output above"
-                self.warnings.append(
+                self._warnings.append(
                     mask(f"{summary}, but one of its sub-steps failed (exit code {envelope.exit_code}): {detail}.")
                 )
 
@@ -464,7 +515,7 @@ class Pipeline:
             names = [n for n in wanted if PERMSET_PATTERN.fullmatch(n)]
             for bad in (n for n in wanted if n not in names):
                 step.status = StepStatus.WARNING
-                self.warnings.append(f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped.")
+                self._warnings.append(f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped.")
             if not names:
                 if step.status is StepStatus.OK:
                     step.status = StepStatus.SKIPPED
@@ -487,7 +538,7 @@ class Pipeline:
             await self._say(step, results.permset_summary(outcome))
             if outcome.failed:
                 step.status = StepStatus.WARNING
-                self.warnings.extend(outcome.failed)
+                self._warnings.extend(outcome.failed)
 
     # -- 6. the frontdoor URL -----------------------------------------------------------------------------------------
 

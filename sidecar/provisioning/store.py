@@ -1,7 +1,8 @@
 """All SQL of provisioning, and nothing else: the durable FIFO queue and the run records.
 
 Every function takes the connection of the caller's transaction (or the reader), so the service decides what is
-atomic. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. The SQL means the same
+atomic. A run's state changes only through the lifecycle verbs (`start`, `progress`, `park`, `resume`,
+`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. The SQL means the same
 on PostgreSQL; only the `?` placeholders are SQLite's. Whatever another sidecar on the same database may change
 between a read and a write is re-checked in the write's WHERE clause, never assumed.
 """
@@ -16,6 +17,8 @@ from typing import Any
 import aiosqlite
 
 from sidecar.db import fetch_all, fetch_one
+from sidecar.provisioning import lifecycle
+from sidecar.provisioning.lifecycle import RunStateConflict, RunVerb
 from sidecar.provisioning.models import QueueEntry, QueueReason, RunRecord, RunState, StepReport
 from sidecar.provisioning.owner import Owner
 from sidecar.timeutil import from_db, to_db
@@ -181,7 +184,50 @@ async def next_retry_at(conn: aiosqlite.Connection) -> datetime | None:
 # -- runs -------------------------------------------------------------------------------------------------------
 
 
-async def start_run(
+@dataclass(frozen=True)
+class RunReport:
+    """What a run had reached when it ended or was parked: written with the state, all together."""
+
+    warnings: list[str]
+    steps: list[StepReport]
+    step: str | None
+    org_id: str | None
+
+
+def _json_list(values: list[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _json_steps(steps: list[StepReport]) -> str:
+    return json.dumps([s.model_dump(mode="json", by_alias=True) for s in steps])
+
+
+async def _transition(
+    conn: aiosqlite.Connection,
+    run_id: str,
+    verb: RunVerb,
+    target: RunState,
+    sets: dict[str, Any],
+    where: str = "",
+    where_params: tuple[Any, ...] = (),
+) -> None:
+    """Move one run to `target` if it is in a state `verb` moves from (lifecycle.TRANSITIONS), setting `sets` with
+    it; RunStateConflict (naming the state found) otherwise. Column names come from this module, never a caller."""
+    expected = lifecycle.sources(verb, target)
+    columns = {"state": target.value, **sets}
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    marks = ", ".join("?" for _ in expected)
+    row = await fetch_one(
+        conn,
+        f"UPDATE provision_runs SET {assignments} WHERE id = ? AND state IN ({marks}){where} RETURNING id",
+        (*columns.values(), run_id, *(s.value for s in expected), *where_params),
+    )
+    if row is None:
+        found = await fetch_one(conn, "SELECT state FROM provision_runs WHERE id = ?", (run_id,))
+        raise RunStateConflict(run_id, verb, expected, RunState(found[0]) if found else None)
+
+
+async def start(
     conn: aiosqlite.Connection,
     *,
     run_id: str,
@@ -192,32 +238,79 @@ async def start_run(
     owner: Owner,
     started_at: datetime,
 ) -> None:
-    await conn.execute(
+    """A new run, `running`, owned by this sidecar. RunStateConflict when the id exists; IntegrityError when the
+    agent already has a live run (the database's one-live-run index decides, whatever sidecar wrote it)."""
+    cursor = await conn.execute(
         f"INSERT INTO provision_runs ({RUN_COLUMNS}, {OWNER_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, NULL, 'running', NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?)",
+        " SELECT ?, ?, ?, ?, ?, NULL, ?, NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM provision_runs WHERE id = ?)",
         (
             run_id,
             agent_id,
             org_alias,
             branch_name,
             worktree_path,
+            RunState.RUNNING.value,
             to_db(started_at),
             owner.host,
             owner.pid,
             owner.token,
             to_db(started_at),
+            run_id,
         ),
     )
+    if cursor.rowcount != 1:
+        found = await fetch_one(conn, "SELECT state FROM provision_runs WHERE id = ?", (run_id,))
+        raise RunStateConflict(run_id, RunVerb.START, (), RunState(found[0]) if found else None)
 
 
-async def take_run(conn: aiosqlite.Connection, run_id: str, owner: Owner, now: datetime) -> None:
+async def progress(conn: aiosqlite.Connection, run_id: str, *, step: str, org_id: str | None) -> None:
+    """A running run reached `step` (with the org it got, once it has one)."""
+    await _transition(conn, run_id, RunVerb.PROGRESS, RunState.RUNNING, {"step": step, "org_id": org_id})
+
+
+async def park(conn: aiosqlite.Connection, run_id: str, *, warnings: list[str], steps: list[StepReport]) -> None:
+    """A running run waits in the queue (its queue row is written in the same transaction by `enqueue`)."""
+    await _transition(
+        conn,
+        run_id,
+        RunVerb.PARK,
+        RunState.QUEUED,
+        {"step": "org", "warnings": _json_list(warnings), "steps": _json_steps(steps)},
+    )
+
+
+async def resume(conn: aiosqlite.Connection, run_id: str, owner: Owner, now: datetime) -> None:
     """Make a run that leaves the queue this sidecar's, in the transaction that dequeues it: between the two no
     other sidecar may see a `queued` run that is nowhere in the queue, and take it for abandoned."""
-    await conn.execute(
-        "UPDATE provision_runs SET state = 'running', owner_host = ?, owner_pid = ?, owner_token = ?, heartbeat_at = ?"
-        " WHERE id = ?",
-        (owner.host, owner.pid, owner.token, to_db(now), run_id),
+    await _transition(
+        conn,
+        run_id,
+        RunVerb.RESUME,
+        RunState.RUNNING,
+        {"owner_host": owner.host, "owner_pid": owner.pid, "owner_token": owner.token, "heartbeat_at": to_db(now)},
     )
+
+
+async def finish(
+    conn: aiosqlite.Connection,
+    run_id: str,
+    state: RunState,
+    *,
+    ended_at: datetime,
+    errors: list[str],
+    report: RunReport | None = None,
+) -> None:
+    """End a run `succeeded`, `failed` or `cancelled`; without `report` the warnings and steps it had stay."""
+    sets: dict[str, Any] = {"ended_at": to_db(ended_at), "errors": _json_list(errors)}
+    if report is not None:
+        sets |= {
+            "warnings": _json_list(report.warnings),
+            "steps": _json_steps(report.steps),
+            "step": report.step,
+            "org_id": report.org_id,
+        }
+    await _transition(conn, run_id, RunVerb.FINISH, state, sets)
 
 
 async def beat(conn: aiosqlite.Connection, owner: Owner, run_ids: list[str], now: datetime) -> None:
@@ -250,25 +343,23 @@ async def live_runs(conn: aiosqlite.Connection) -> list[LiveRun]:
     ]
 
 
-async def interrupt_run(conn: aiosqlite.Connection, live: LiveRun, sentence: str, now: datetime) -> bool:
-    """Mark a run interrupted if it is still as `live` saw it (same state, owner and heartbeat); False when its
-    owner beat meanwhile or another sidecar got there first."""
-    row = await fetch_one(
+async def interrupt(conn: aiosqlite.Connection, live: LiveRun, sentence: str, now: datetime) -> None:
+    """Mark a run interrupted if it is still as `live` saw it (same state, owner and heartbeat, and not back in the
+    queue); RunStateConflict when its owner beat meanwhile or another sidecar got there first."""
+    await _transition(
         conn,
-        "UPDATE provision_runs SET state = 'interrupted', ended_at = ?, errors = ?"
-        " WHERE id = ? AND state = ? AND COALESCE(owner_token, '') = ? AND COALESCE(heartbeat_at, '') = ?"
-        " AND (state = 'running' OR NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = provision_runs.id))"
-        " RETURNING id",
+        live.record.run_id,
+        RunVerb.INTERRUPT,
+        RunState.INTERRUPTED,
+        {"ended_at": to_db(now), "errors": _json_list([*live.record.errors, sentence])},
+        " AND state = ? AND COALESCE(owner_token, '') = ? AND COALESCE(heartbeat_at, '') = ?"
+        " AND (state = 'running' OR NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = provision_runs.id))",
         (
-            to_db(now),
-            json.dumps([*live.record.errors, sentence]),
-            live.record.run_id,
             live.record.state.value,
             live.owner.token if live.owner else "",
             to_db(live.heartbeat_at) if live.heartbeat_at else "",
         ),
     )
-    return row is not None
 
 
 # -- the process groups of a run's commands -------------------------------------------------------------------
@@ -288,27 +379,6 @@ async def take_children(conn: aiosqlite.Connection, run_id: str) -> list[int]:
     """Forget the process groups recorded for a run, returning them (to stop them)."""
     rows = await fetch_all(conn, "DELETE FROM provision_run_children WHERE run_id = ? RETURNING pgid", (run_id,))
     return sorted(int(r["pgid"]) for r in rows)
-
-
-async def update_run(conn: aiosqlite.Connection, run_id: str, **fields: Any) -> None:
-    """Set columns of a run; lists are stored as JSON, instants as fixed-width text."""
-    allowed = {"org_id", "state", "step", "errors", "warnings", "steps", "ended_at", "org_alias"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValueError(f"not a run column: {sorted(unknown)}")
-    values: list[Any] = []
-    for name, value in fields.items():
-        if name in ("errors", "warnings"):
-            value = json.dumps(list(value))
-        elif name == "steps":
-            value = json.dumps([s.model_dump(mode="json", by_alias=True) for s in value])
-        elif name == "ended_at" and value is not None:
-            value = to_db(value)
-        elif name == "state":
-            value = RunState(value).value
-        values.append(value)
-    assignments = ", ".join(f"{name} = ?" for name in fields)
-    await conn.execute(f"UPDATE provision_runs SET {assignments} WHERE id = ?", (*values, run_id))
 
 
 async def get_run(conn: aiosqlite.Connection, run_id: str) -> RunRecord | None:

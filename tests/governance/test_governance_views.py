@@ -33,6 +33,16 @@ pytestmark = pytest.mark.anyio
 PUBLIC = {"scratchOrgs.maxActive": 4, "scratchOrgs.maxDurationDays": 7}
 
 
+class NarrowedLimits:
+    """The pool's limits source as app.py builds it: the settings' limits, narrowed by governance."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def current(self) -> PoolLimits:
+        return self._world.governance.narrow(self._world.settings_limits)
+
+
 @dataclass
 class World:
     db: Database
@@ -48,7 +58,7 @@ async def build(db: Database, settings: dict[str, Any] | None = None, max_orgs: 
     clock = Clock()
     settings_limits = PoolLimits(max_orgs=max_orgs, default_duration_days=days)
     world = World(db, None, None, clock, settings_limits, [])  # type: ignore[arg-type]
-    world.pool = PoolService(db, lambda: world.governance.narrow(world.settings_limits), clock=clock)
+    world.pool = PoolService(db, NarrowedLimits(world), clock=clock)
     world.governance = await make_service(db, settings, clock=clock, pool=world.pool)
 
     async def record(reason: GovernanceChangeReason) -> None:

@@ -51,7 +51,7 @@ async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
     db = Database(tmp_path / "sidecar.db")
     await db.open()
     clock = Clock()
-    service = PoolService(db, lambda: PoolLimits(max_orgs=3, default_duration_days=7, min_remaining_hours=4), clock=clock)
+    service = PoolService(db, PoolLimits(max_orgs=3, default_duration_days=7, min_remaining_hours=4), clock=clock)
     changes: list[PoolChange] = []
 
     async def record(change: PoolChange) -> None:

@@ -19,6 +19,7 @@ import pytest
 from sidecar.client import SidecarProcess
 from sidecar.db import Database
 from sidecar.pool.service import PoolLimits, PoolService
+from sidecar.handlers.notifications import Notifications
 from sidecar.provisioning import store
 from sidecar.provisioning.models import RunState
 from sidecar.provisioning.owner import OWNER_ENV, Owner, reap_group, stale_after, why_gone
@@ -89,7 +90,7 @@ class World:
 
     async def add_run(self, run_id: str, agent: str, owner: Owner, *, at: float = 0) -> None:
         async with self.db.transaction() as conn:
-            await store.start_run(
+            await store.start(
                 conn,
                 run_id=run_id,
                 agent_id=agent,
@@ -112,7 +113,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await db.open()
     try:
         now = [T0]
-        pool = PoolService(db, lambda: PoolLimits(), clock=lambda: now[0])
+        pool = PoolService(db, PoolLimits(), clock=lambda: now[0])
         settings = SettingsStore(tmp_path / "settings.json")
         me = Owner(host=HERE, pid=os.getpid(), token="me")
         notes: list[tuple[str, WireModel]] = []
@@ -121,8 +122,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             notes.append((name, params))
 
         service = ProvisioningService(
-            db, pool, SfClient(lambda: None), settings, notify, clock=lambda: now[0], owner=me, heartbeat_seconds=BEAT
+            db, pool, SfClient(lambda: None), settings, clock=lambda: now[0], owner=me, heartbeat_seconds=BEAT
         )
+        Notifications(notify).watch_provisioning(service.events)  # as app.py wires it: events become notifications
         yield World(db, service, now, notes)
     finally:
         await db.close()

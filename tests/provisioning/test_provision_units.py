@@ -76,6 +76,12 @@ def test_settings_paths_must_stay_inside_the_worktree(tmp_path: Path) -> None:
         run_paths("wt", OrgPoolSettings())
     with pytest.raises(InvalidParams):
         run_paths(str(tmp_path / "nowhere"), OrgPoolSettings())
+    with pytest.raises(InvalidParams, match="not a Salesforce project"):  # a directory, but no project
+        run_paths(str(wt), OrgPoolSettings())
+    (wt / "sfdx-project.json").write_text("{}")
+    with pytest.raises(InvalidParams, match="no source directory force-app"):
+        run_paths(str(wt), OrgPoolSettings())
+    (wt / "force-app").mkdir()
     worktree_link = tmp_path / "wt-link"
     worktree_link.symlink_to(wt)
     assert run_paths(str(worktree_link), OrgPoolSettings()).worktree == wt.resolve()
