@@ -11,6 +11,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.db import Database
+from sidecar.storage.database import SqliteDatabase
 from sidecar.framing import Framing
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolLimits, PoolService
@@ -68,9 +69,11 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
     """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
-    db = Database(home / "sidecar.db")
+    storage = SqliteDatabase(home / "sidecar.db")
+    # Governance and provisioning still speak sidecar/db.py's connections; the pool speaks the storage idiom.
+    db = storage.file
     try:
-        await db.open()
+        await storage.open()
         methods: dict[str, Any] = {}
         late = LateMethods()
         transport = Transport(make_dispatch(methods, late), framing)
@@ -80,7 +83,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
 
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
-        app.pool = PoolService(db, app.limits, sf.org_list)
+        app.pool = PoolService(storage, app.limits, sf.org_list)
         methods.update(bind_methods([OrgHandlers(app.pool, notify)])[0])
 
         async with anyio.create_task_group() as tg:
@@ -119,4 +122,4 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
             await transport.serve(receive, send)
             tg.cancel_scope.cancel()
     finally:
-        await db.close()
+        await storage.close()
