@@ -12,6 +12,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.db import Database
 from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.framing import Framing
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolLimits, PoolService
@@ -61,7 +62,28 @@ class App:
                 log.exception("expiry sweep failed")
 
 
-async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
+def choose_sqlite(home: Path, database_url: str | None) -> Path:
+    """The database file, after `--database-url` / SWEATSHOP_DATABASE_URL are checked (masked in any message).
+
+    The PostgreSQL engine so far carries the pool store only (sidecar/storage); governance and provisioning still
+    speak sidecar/db.py, so a PostgreSQL URL is refused at start rather than half served.
+    """
+    try:
+        target = choose_database(home, database_url)
+    except DatabaseUrlError as exc:
+        raise SystemExit(f"sweatshop-sidecar: {exc}") from None
+    if target.engine is Engine.POSTGRES:
+        raise SystemExit(
+            f"sweatshop-sidecar: {target.masked()}: the PostgreSQL engine is not complete yet (governance and"
+            " provisioning still need the SQLite file); start without --database-url / SWEATSHOP_DATABASE_URL"
+        )
+    assert target.path is not None
+    return target.path
+
+
+async def run(
+    home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream, database_url: str | None = None
+) -> None:
     """Serve one peer until its input ends; the database is closed whatever happens.
 
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
@@ -69,7 +91,8 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
     """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
-    storage = SqliteDatabase(home / "sidecar.db")
+    target = choose_sqlite(home, database_url)
+    storage = SqliteDatabase(target)
     # Governance and provisioning still speak sidecar/db.py's connections; the pool speaks the storage idiom.
     db = storage.file
     try:
