@@ -21,16 +21,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sweatshop-sidecar", description=__doc__)
     parser.add_argument("--home", type=Path, default=None, help="state directory (default $SWEATSHOP_HOME or ~/.sweatshop)")
     parser.add_argument("--framing", choices=[f.value for f in Framing], default=Framing.NDJSON.value)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="team database, postgresql://user:password@host:port/dbname (default $SWEATSHOP_DATABASE_URL, else"
+        " the SQLite file <home>/sidecar.db)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
 
-async def _serve(home: Path, framing: Framing) -> None:
+async def _serve(home: Path, framing: Framing, database_url: str | None) -> None:
     from sidecar import app
     from sidecar.stdio import FdSendStream, claim_stdout, open_input
 
     wire = claim_stdout()
-    await app.run(home, framing, open_input(0), FdSendStream(wire))
+    await app.run(home, framing, open_input(0), FdSendStream(wire), database_url=database_url)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     home = (args.home or default_home()).expanduser().resolve()
-    anyio.run(_serve, home, Framing(args.framing), backend="asyncio")
+    anyio.run(_serve, home, Framing(args.framing), args.database_url, backend="asyncio")
 
 
 if __name__ == "__main__":

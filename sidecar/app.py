@@ -9,7 +9,8 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
-from sidecar.db import Database
+from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.framing import Framing
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
@@ -37,7 +38,28 @@ async def refresh_loop(pool: PoolService, settings: SettingsStore) -> None:
             log.exception("expiry sweep failed")
 
 
-async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
+def choose_sqlite(home: Path, database_url: str | None) -> Path:
+    """The database file, after `--database-url` / SWEATSHOP_DATABASE_URL are checked (masked in any message).
+
+    The PostgreSQL engine so far carries the pool store only (sidecar/storage); governance and provisioning still
+    speak sidecar/db.py, so a PostgreSQL URL is refused at start rather than half served.
+    """
+    try:
+        target = choose_database(home, database_url)
+    except DatabaseUrlError as exc:
+        raise SystemExit(f"sweatshop-sidecar: {exc}") from None
+    if target.engine is Engine.POSTGRES:
+        raise SystemExit(
+            f"sweatshop-sidecar: {target.masked()}: the PostgreSQL engine is not complete yet (governance and"
+            " provisioning still need the SQLite file); start without --database-url / SWEATSHOP_DATABASE_URL"
+        )
+    assert target.path is not None
+    return target.path
+
+
+async def run(
+    home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream, database_url: str | None = None
+) -> None:
     """Serve one peer until its input ends; the database is closed whatever happens.
 
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
@@ -45,9 +67,12 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
     """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
-    db = Database(home / "sidecar.db")
+    target = choose_sqlite(home, database_url)
+    storage = SqliteDatabase(target)
+    # Governance and provisioning still speak sidecar/db.py's connections; the pool speaks the storage idiom.
+    db = storage.file
     try:
-        await db.open()
+        await storage.open()
         methods: dict[str, Any] = {}
         late = LateMethods()
         transport = Transport(make_dispatch(methods, late), framing)
@@ -59,7 +84,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(db, limits, sf.org_list)
+        pool = PoolService(storage, limits, sf.org_list)
         notifications.watch_pool(pool)
         methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
 
@@ -102,4 +127,4 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
             await transport.serve(receive, send)
             tg.cancel_scope.cancel()
     finally:
-        await db.close()
+        await storage.close()

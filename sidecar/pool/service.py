@@ -8,15 +8,15 @@ listener never hears of a change that was rolled back).
 from __future__ import annotations
 
 import logging
-import sqlite3
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sidecar.db import Database
 from sidecar.events import Listeners
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from sidecar.storage.ids import new_id
 from sidecar.errors import (
     AccessDenied,
     AlreadyExists,
@@ -37,7 +37,7 @@ from sidecar.pool.models import (
     ScratchOrg,
     SkippedOrg,
 )
-from sidecar.timeutil import Clock, to_db, utcnow
+from sidecar.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:
     from sidecar.settings import SettingsStore
@@ -172,7 +172,7 @@ class PoolService:
         return org
 
     async def status(self) -> PoolStatus:
-        counts = await store.status_counts(self._db.reader, to_db(self._clock()))
+        counts = await store.status_counts(self._db.reader, self._clock())
         return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
 
     async def lease_of(self, agent_id: str) -> ScratchOrg | None:
@@ -235,9 +235,9 @@ class PoolService:
             "login_url": login_url,
             "status": OrgStatus.LEASED.value if lease_to else OrgStatus.AVAILABLE.value,
             "assigned_agent_id": lease_to,
-            "leased_at": to_db(now) if lease_to else None,
-            "expires_at": to_db(expires_at),
-            "created_at": to_db(now),
+            "leased_at": now if lease_to else None,
+            "expires_at": expires_at,
+            "created_at": now,
             "source": source.value,
         }
         try:
@@ -245,7 +245,9 @@ class PoolService:
                 if lease_to is not None and await store.lease_of(conn, lease_to) is not None:
                     raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
-        except sqlite3.IntegrityError as exc:
+        except Exception as exc:
+            if not is_integrity_error(exc):
+                raise
             raise self._conflict(exc, alias, username, sf_org_id) from None
         if org is None:
             raise CapacityReached(
@@ -259,7 +261,7 @@ class PoolService:
         return org
 
     @staticmethod
-    def _conflict(exc: sqlite3.IntegrityError, alias: str, username: str | None, sf_org_id: str | None) -> AlreadyExists:
+    def _conflict(exc: Exception, alias: str, username: str | None, sf_org_id: str | None) -> AlreadyExists:
         text = str(exc)
         if "username" in text:
             return AlreadyExists(f"an org with username {username!r} is already in the pool", username=username)
@@ -274,13 +276,13 @@ class PoolService:
         not_before = now + timedelta(hours=self.limits.min_remaining_hours)
         # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
         # for the write lock. The transaction below still decides every claim that could succeed.
-        if not await store.claim_has_work(self._db.reader, agent_id, to_db(now), to_db(not_before)):
+        if not await store.claim_has_work(self._db.reader, agent_id, now, not_before):
             return None
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
             org = await store.lease_of(conn, agent_id)
             if org is None:
-                org = await store.lease_next(conn, agent_id, to_db(now), to_db(not_before))
+                org = await store.lease_next(conn, agent_id, now, not_before)
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
@@ -341,7 +343,7 @@ class PoolService:
 
     async def _expire_due(self, conn: Any, now: datetime) -> list[PoolChange]:
         changes = []
-        for org in await store.due_for_expiry(conn, to_db(now)):
+        for org in await store.due_for_expiry(conn, now):
             expired = await store.mark_expired(conn, org.id)
             if expired is not None:
                 changes.append(PoolChange(ChangeReason.EXPIRED, expired, org.assigned_agent_id))
@@ -368,7 +370,7 @@ class PoolService:
                         "sf_org_id": cli.sf_org_id or known.sf_org_id,
                         "instance_url": cli.instance_url or known.instance_url,
                         "login_url": cli.login_url or known.login_url,
-                        "expires_at": to_db(expires_at),
+                        "expires_at": expires_at,
                     }
                     updated = await store.update_details(conn, known.id, details)
                     assert updated is not None
@@ -402,8 +404,8 @@ class PoolService:
                     "status": OrgStatus.AVAILABLE.value,
                     "assigned_agent_id": None,
                     "leased_at": None,
-                    "expires_at": to_db(expires_at),
-                    "created_at": to_db(now),
+                    "expires_at": expires_at,
+                    "created_at": now,
                     "source": OrgSource.DISCOVERED.value,
                 }
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
@@ -419,4 +421,4 @@ class PoolService:
 
 
 def new_org_id() -> str:
-    return "org_" + uuid.uuid4().hex[:20]
+    return new_id("org")

@@ -1,79 +1,65 @@
 """All SQL of the pool aggregate, and nothing else: no rules, no clock, no events.
 
-Every function takes the connection of the caller's transaction, so the service decides what is atomic. The SQL
-is plain enough to mean the same on PostgreSQL (UPDATE ... RETURNING, INSERT ... SELECT ... WHERE, partial
-uniqueness through NULLs); only the `?` placeholders are SQLite's.
+Every function takes the `Connection` of the caller's transaction (or the reader), so the service decides what is
+atomic, and takes instants as aware `datetime` values (the dialect stores them as each engine wants). Rows become
+`ScratchOrg` through sidecar/storage/rows.py. The SQL is written once for both engines; where PostgreSQL's READ
+COMMITTED would let two writers both act on one read, the statement takes a row lock that SQLite's single writer
+makes unnecessary (`FOR UPDATE SKIP LOCKED` on claims, `FOR UPDATE` on the pool's row for capacity).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from sidecar.db import fetch_all, fetch_one
-from sidecar.pool.models import OrgSource, OrgStatus, ScratchOrg
-from sidecar.timeutil import from_db
+from sidecar.pool.models import ScratchOrg
+from sidecar.storage.connection import Connection, Row
+from sidecar.storage.rows import to_model, to_models
 
 COLUMNS = (
     "id, alias, username, sf_org_id, instance_url, login_url, status, assigned_agent_id, leased_at,"
     " expires_at, created_at, source"
 )
+# Counted against capacity: the orgs that exist for someone to use.
+HOLDING = "status IN ('available', 'leased')"
 
 
-def to_org(row: aiosqlite.Row) -> ScratchOrg:
-    return ScratchOrg(
-        id=row["id"],
-        alias=row["alias"],
-        username=row["username"],
-        sf_org_id=row["sf_org_id"],
-        instance_url=row["instance_url"],
-        login_url=row["login_url"],
-        status=OrgStatus(row["status"]),
-        assigned_agent_id=row["assigned_agent_id"],
-        leased_at=from_db(row["leased_at"]),
-        expires_at=from_db(row["expires_at"]),
-        created_at=from_db(row["created_at"]),
-        source=OrgSource(row["source"]),
-    )
+def _org(row: Row | None) -> ScratchOrg | None:
+    return to_model(ScratchOrg, row) if row is not None else None
 
 
-async def list_orgs(conn: aiosqlite.Connection) -> list[ScratchOrg]:
-    rows = await fetch_all(conn, f"SELECT {COLUMNS} FROM scratch_orgs ORDER BY created_at, id")
-    return [to_org(r) for r in rows]
+async def list_orgs(conn: Connection) -> list[ScratchOrg]:
+    return to_models(ScratchOrg, await conn.fetch_all(f"SELECT {COLUMNS} FROM scratch_orgs ORDER BY created_at, id"))
 
 
-async def get(conn: aiosqlite.Connection, org_id: str) -> ScratchOrg | None:
-    row = await fetch_one(conn, f"SELECT {COLUMNS} FROM scratch_orgs WHERE id = ?", (org_id,))
-    return to_org(row) if row else None
+async def get(conn: Connection, org_id: str) -> ScratchOrg | None:
+    return _org(await conn.fetch_one(f"SELECT {COLUMNS} FROM scratch_orgs WHERE id = ?", (org_id,)))
 
 
 async def find_identity(
-    conn: aiosqlite.Connection, username: str | None, sf_org_id: str | None, alias: str | None
+    conn: Connection, username: str | None, sf_org_id: str | None, alias: str | None
 ) -> ScratchOrg | None:
     """The row the CLI's org is: same username or Salesforce id, or same alias on a row that has neither yet."""
-    row = await fetch_one(
-        conn,
-        f"SELECT {COLUMNS} FROM scratch_orgs WHERE username = ? OR sf_org_id = ?"
-        " OR (alias = ? AND username IS NULL AND sf_org_id IS NULL) ORDER BY created_at LIMIT 1",
-        (username, sf_org_id, alias),
+    return _org(
+        await conn.fetch_one(
+            f"SELECT {COLUMNS} FROM scratch_orgs WHERE username = ? OR sf_org_id = ?"
+            " OR (alias = ? AND username IS NULL AND sf_org_id IS NULL) ORDER BY created_at LIMIT 1",
+            (username, sf_org_id, alias),
+        )
     )
-    return to_org(row) if row else None
 
 
-async def alias_taken(conn: aiosqlite.Connection, alias: str) -> bool:
-    return await fetch_one(conn, "SELECT 1 FROM scratch_orgs WHERE alias = ?", (alias,)) is not None
+async def alias_taken(conn: Connection, alias: str) -> bool:
+    return await conn.fetch_one("SELECT 1 FROM scratch_orgs WHERE alias = ?", (alias,)) is not None
 
 
-async def lease_of(conn: aiosqlite.Connection, agent_id: str) -> ScratchOrg | None:
-    row = await fetch_one(conn, f"SELECT {COLUMNS} FROM scratch_orgs WHERE assigned_agent_id = ?", (agent_id,))
-    return to_org(row) if row else None
+async def lease_of(conn: Connection, agent_id: str) -> ScratchOrg | None:
+    return _org(await conn.fetch_one(f"SELECT {COLUMNS} FROM scratch_orgs WHERE assigned_agent_id = ?", (agent_id,)))
 
 
-async def claim_has_work(conn: aiosqlite.Connection, agent_id: str, now: str, not_before: str) -> bool:
+async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> bool:
     """Whether a claim could change or return anything: an org to lease, the agent's own lease, or one to expire."""
-    row = await fetch_one(
-        conn,
+    row = await conn.fetch_one(
         "SELECT 1 FROM scratch_orgs WHERE assigned_agent_id = ?"
         " OR (status = 'available' AND expires_at > ?)"
         " OR (status <> 'expired' AND expires_at <= ?) LIMIT 1",
@@ -82,80 +68,86 @@ async def claim_has_work(conn: aiosqlite.Connection, agent_id: str, now: str, no
     return row is not None
 
 
-async def status_counts(conn: aiosqlite.Connection, now: str) -> tuple[int, int, int, int]:
+async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int, int]:
     """(total, available, leased, expired), counting an org past its expiry as expired before any refresh."""
-    row = await fetch_one(
-        conn,
-        "SELECT COUNT(*),"
-        " COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? THEN 1 ELSE 0 END), 0),"
-        " COALESCE(SUM(CASE WHEN status = 'leased' AND expires_at > ? THEN 1 ELSE 0 END), 0),"
-        " COALESCE(SUM(CASE WHEN status = 'expired' OR expires_at <= ? THEN 1 ELSE 0 END), 0)"
+    row = await conn.fetch_one(
+        "SELECT COUNT(*) AS total,"
+        " COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS available,"
+        " COALESCE(SUM(CASE WHEN status = 'leased' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS leased,"
+        " COALESCE(SUM(CASE WHEN status = 'expired' OR expires_at <= ? THEN 1 ELSE 0 END), 0) AS expired"
         " FROM scratch_orgs",
         (now, now, now),
     )
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+    return int(row["total"]), int(row["available"]), int(row["leased"]), int(row["expired"])
 
 
-async def insert_within_capacity(conn: aiosqlite.Connection, values: dict[str, Any], capacity: int) -> ScratchOrg | None:
-    """Insert one row unless the available plus leased orgs already reach `capacity`; None when full.
+async def insert_within_capacity(conn: Connection, values: dict[str, Any], capacity: int) -> ScratchOrg | None:
+    """The capacity rule, in one place: insert one row unless available plus leased orgs already reach
+    `capacity`; None when full. A new row counts against capacity unless it is born expired.
 
-    The count and the insert are one statement inside the caller's write transaction, so no second writer can
-    slip in between. A new row counts against capacity unless it is born expired.
+    The count and the insert are one statement inside the caller's write transaction. On SQLite that transaction
+    holds the only write lock; on PostgreSQL the pool's row is locked first, so two sidecars cannot both count
+    "3 of 4" under READ COMMITTED and both insert.
     """
+    if conn.dialect.for_update:
+        await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
     names = list(values)
     placeholders = ", ".join("?" for _ in names)
-    row = await fetch_one(
-        conn,
+    row = await conn.fetch_one(
         f"INSERT INTO scratch_orgs ({', '.join(names)}) SELECT {placeholders}"
-        " WHERE ? = 'expired' OR (SELECT COUNT(*) FROM scratch_orgs WHERE status IN ('available', 'leased')) < ?"
+        f" WHERE ? = 'expired' OR (SELECT COUNT(*) FROM scratch_orgs WHERE {HOLDING}) < ?"
         f" RETURNING {COLUMNS}",
         (*values.values(), values["status"], capacity),
     )
-    return to_org(row) if row else None
+    return _org(row)
 
 
-async def lease_next(conn: aiosqlite.Connection, agent_id: str, now: str, not_before: str) -> ScratchOrg | None:
-    """Lease the available org that expires first, among those still valid at `not_before`."""
-    row = await fetch_one(
-        conn,
-        "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
-        " WHERE id = (SELECT id FROM scratch_orgs WHERE status = 'available' AND expires_at > ?"
-        " ORDER BY expires_at, id LIMIT 1)"
-        f" RETURNING {COLUMNS}",
-        (agent_id, now, not_before),
+async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> ScratchOrg | None:
+    """Lease the available org that expires first, among those still valid at `not_before`.
+
+    On PostgreSQL the candidate is taken `FOR UPDATE SKIP LOCKED`, so a claim never waits behind a peer's claim of
+    another org, and the outer `status = 'available'` re-check means a row a peer leased meanwhile is never taken.
+    """
+    return _org(
+        await conn.fetch_one(
+            "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
+            " WHERE status = 'available' AND id = (SELECT id FROM scratch_orgs WHERE status = 'available'"
+            f" AND expires_at > ? ORDER BY expires_at, id LIMIT 1{conn.dialect.skip_locked})"
+            f" RETURNING {COLUMNS}",
+            (agent_id, now, not_before),
+        )
     )
-    return to_org(row) if row else None
 
 
-async def release(conn: aiosqlite.Connection, org_id: str) -> ScratchOrg | None:
-    row = await fetch_one(
-        conn,
-        "UPDATE scratch_orgs SET status = 'available', assigned_agent_id = NULL, leased_at = NULL"
-        f" WHERE id = ? AND status = 'leased' RETURNING {COLUMNS}",
-        (org_id,),
+async def release(conn: Connection, org_id: str) -> ScratchOrg | None:
+    return _org(
+        await conn.fetch_one(
+            "UPDATE scratch_orgs SET status = 'available', assigned_agent_id = NULL, leased_at = NULL"
+            f" WHERE id = ? AND status = 'leased' RETURNING {COLUMNS}",
+            (org_id,),
+        )
     )
-    return to_org(row) if row else None
 
 
-async def due_for_expiry(conn: aiosqlite.Connection, now: str) -> list[ScratchOrg]:
-    rows = await fetch_all(
-        conn, f"SELECT {COLUMNS} FROM scratch_orgs WHERE status <> 'expired' AND expires_at <= ?", (now,)
+async def due_for_expiry(conn: Connection, now: datetime) -> list[ScratchOrg]:
+    rows = await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM scratch_orgs WHERE status <> 'expired' AND expires_at <= ?", (now,)
     )
-    return [to_org(r) for r in rows]
+    return to_models(ScratchOrg, rows)
 
 
-async def mark_expired(conn: aiosqlite.Connection, org_id: str) -> ScratchOrg | None:
-    row = await fetch_one(
-        conn,
-        "UPDATE scratch_orgs SET status = 'expired', assigned_agent_id = NULL, leased_at = NULL"
-        f" WHERE id = ? AND status <> 'expired' RETURNING {COLUMNS}",
-        (org_id,),
+async def mark_expired(conn: Connection, org_id: str) -> ScratchOrg | None:
+    return _org(
+        await conn.fetch_one(
+            "UPDATE scratch_orgs SET status = 'expired', assigned_agent_id = NULL, leased_at = NULL"
+            f" WHERE id = ? AND status <> 'expired' RETURNING {COLUMNS}",
+            (org_id,),
+        )
     )
-    return to_org(row) if row else None
 
 
-async def update_details(conn: aiosqlite.Connection, org_id: str, fields: dict[str, Any]) -> ScratchOrg | None:
+async def update_details(conn: Connection, org_id: str, fields: dict[str, Any]) -> ScratchOrg | None:
     """Overwrite CLI-reported details (never status or lease columns: those change only through the rules)."""
     allowed = {"username", "sf_org_id", "instance_url", "login_url", "expires_at"}
     unknown = set(fields) - allowed
@@ -164,14 +156,12 @@ async def update_details(conn: aiosqlite.Connection, org_id: str, fields: dict[s
     if not fields:
         return await get(conn, org_id)
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    row = await fetch_one(
-        conn,
-        f"UPDATE scratch_orgs SET {assignments} WHERE id = ? RETURNING {COLUMNS}",
-        (*fields.values(), org_id),
+    return _org(
+        await conn.fetch_one(
+            f"UPDATE scratch_orgs SET {assignments} WHERE id = ? RETURNING {COLUMNS}", (*fields.values(), org_id)
+        )
     )
-    return to_org(row) if row else None
 
 
-async def delete(conn: aiosqlite.Connection, org_id: str) -> ScratchOrg | None:
-    row = await fetch_one(conn, f"DELETE FROM scratch_orgs WHERE id = ? RETURNING {COLUMNS}", (org_id,))
-    return to_org(row) if row else None
+async def delete(conn: Connection, org_id: str) -> ScratchOrg | None:
+    return _org(await conn.fetch_one(f"DELETE FROM scratch_orgs WHERE id = ? RETURNING {COLUMNS}", (org_id,)))

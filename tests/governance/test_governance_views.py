@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sidecar.storage.database import SqliteDatabase
 from sidecar.db import Database
 from sidecar.errors import AccessDenied, CapacityReached, NotAuthenticated
 from sidecar.governance import store
@@ -58,7 +59,7 @@ async def build(db: Database, settings: dict[str, Any] | None = None, max_orgs: 
     clock = Clock()
     settings_limits = PoolLimits(max_orgs=max_orgs, default_duration_days=days)
     world = World(db, None, None, clock, settings_limits, [])  # type: ignore[arg-type]
-    world.pool = PoolService(db, NarrowedLimits(world), clock=clock)
+    world.pool = PoolService(SqliteDatabase.over(db), NarrowedLimits(world), clock=clock)
     world.governance = await make_service(db, settings, clock=clock, pool=world.pool)
 
     async def record(reason: GovernanceChangeReason) -> None:

@@ -1,9 +1,8 @@
 """The pool's rules as tables: (name, orgs before, call, expected error, orgs after), on a real SQLite file with a
-fixed clock, so expiry needs no sleeping. The last tests bypass the service to show the database itself refuses."""
+fixed clock, so expiry needs no sleeping, on both engines (a real SQLite file and a real PostgreSQL database). The last tests bypass the service to show the database itself refuses."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from sidecar.db import Database
 from sidecar.errors import ErrorCode, SidecarError
 from sidecar.pool.service import PoolChange, PoolLimits, PoolService
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
@@ -47,9 +48,8 @@ class Pool:
 
 
 @pytest.fixture
-async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
-    db = Database(tmp_path / "sidecar.db")
-    await db.open()
+async def pool(database: Database) -> AsyncIterator[Pool]:
+    db = database
     clock = Clock()
     service = PoolService(db, PoolLimits(max_orgs=3, default_duration_days=7, min_remaining_hours=4), clock=clock)
     changes: list[PoolChange] = []
@@ -58,10 +58,7 @@ async def pool(tmp_path: Path) -> AsyncIterator[Pool]:
         changes.append(change)
 
     service.subscribe(record)
-    try:
-        yield Pool(service, clock, db, changes)
-    finally:
-        await db.close()
+    yield Pool(service, clock, db, changes)
 
 
 Seed = list[tuple[str, float, str | None]]  # (alias, hours to expiry, leased to)
@@ -261,9 +258,9 @@ async def test_changes_are_announced_only_after_commit(pool: Pool) -> None:
     "sql",
     [
         # a second org for an agent that already holds one
-        "UPDATE scratch_orgs SET status='leased', assigned_agent_id='a1', leased_at='x' WHERE alias='b'",
+        "UPDATE scratch_orgs SET status='leased', assigned_agent_id='a1', leased_at=created_at WHERE alias='b'",
         # a lease without an owner
-        "UPDATE scratch_orgs SET status='leased', leased_at='x' WHERE alias='b'",
+        "UPDATE scratch_orgs SET status='leased', leased_at=created_at WHERE alias='b'",
         # an owner on an org that is not leased
         "UPDATE scratch_orgs SET assigned_agent_id='a9' WHERE alias='b'",
         "UPDATE scratch_orgs SET status='borrowed' WHERE alias='b'",
@@ -272,7 +269,8 @@ async def test_changes_are_announced_only_after_commit(pool: Pool) -> None:
 async def test_database_refuses_what_the_rules_forbid_even_without_the_service(pool: Pool, sql: str) -> None:
     await pool.seed("a", agent="a1")
     await pool.seed("b")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(Exception) as refused:
         async with pool.db.transaction() as conn:
             await conn.execute(sql)
+    assert is_integrity_error(refused.value), refused.value
     assert await pool.snapshot() == {"a": ("leased", "a1"), "b": ("available", None)}

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from sidecar.storage.database import SqliteDatabase
 from sidecar.client import SidecarProcess
 from sidecar.db import Database
 from sidecar.pool.service import PoolLimits, PoolService
@@ -113,7 +114,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await db.open()
     try:
         now = [T0]
-        pool = PoolService(db, PoolLimits(), clock=lambda: now[0])
+        pool = PoolService(SqliteDatabase.over(db), PoolLimits(), clock=lambda: now[0])
         settings = SettingsStore(tmp_path / "settings.json")
         me = Owner(host=HERE, pid=os.getpid(), token="me")
         notes: list[tuple[str, WireModel]] = []

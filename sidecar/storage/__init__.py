@@ -1,0 +1,1 @@
+"""Where the data lives: the engine chosen by URL, a thin dialect over it, and one connection idiom for every store."""

@@ -1,0 +1,212 @@
+"""The two databases behind one API: `open`, `close`, `transaction()`, `reader`, `schema_version()`, `describe()`.
+
+Services get transactions from a database and hand the `Connection` to their store; they never learn the engine.
+`SqliteDatabase` wraps sidecar/db.py's `Database` (one writer behind a lock, `BEGIN IMMEDIATE`, WAL reader);
+`PostgresDatabase` is a connection pool in which each transaction holds one connection until it commits or rolls
+back. Both commit on success and roll back on any exception or cancellation, never acknowledging what did not commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+
+from sidecar.db import Database as SqliteFile
+from sidecar.storage.connection import Connection, PostgresConnection, PostgresReader, SqliteConnection
+from sidecar.storage.dialect import Dialect, postgres_dialect
+from sidecar.storage.url import DatabaseTarget, Engine
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_lock key for migrations: any constant every sidecar agrees on ("swsh" in ASCII).
+MIGRATION_LOCK_KEY = 0x73777368
+POOL_MAX_SIZE = 10
+
+
+class Database(Protocol):
+    engine: Engine
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> Any: ...
+
+    @property
+    def reader(self) -> Connection: ...
+
+    async def schema_version(self) -> int: ...
+
+    def describe(self) -> str: ...
+
+
+class SqliteDatabase:
+    """The embedded default: one file, as before; the store idiom over sidecar/db.py's connections."""
+
+    engine = Engine.SQLITE
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file = SqliteFile(path)
+        self._reader: SqliteConnection | None = None
+
+    @classmethod
+    def over(cls, file: SqliteFile) -> SqliteDatabase:
+        """The storage idiom over a `sidecar.db.Database` someone else opened (and will close)."""
+        made = cls(file.path)
+        made.file = file
+        made._reader = SqliteConnection(file.reader)
+        return made
+
+    async def open(self, migrations: Iterable[tuple[int, str, str]] | None = None) -> None:
+        await self.file.open(migrations)
+        self._reader = SqliteConnection(self.file.reader)
+
+    async def close(self) -> None:
+        self._reader = None
+        await self.file.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self.file.transaction() as raw:
+            yield SqliteConnection(raw)
+
+    @property
+    def reader(self) -> Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    async def schema_version(self) -> int:
+        return await self.file.schema_version()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+def postgres_migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of sidecar/migrations/postgres, numbered like the SQLite ones they mirror."""
+    folder = resources.files("sidecar.migrations").joinpath("postgres")
+    found = sorted(
+        (int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    )
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two PostgreSQL migrations share a version number: {versions}")
+    return found
+
+
+class PostgresDatabase:
+    """A team database: an asyncpg pool; migrations serialized across sidecars by an advisory lock."""
+
+    engine = Engine.POSTGRES
+
+    def __init__(self, target: DatabaseTarget, max_size: int = POOL_MAX_SIZE) -> None:
+        self.target = target
+        self.dialect: Dialect = postgres_dialect()
+        self._max_size = max_size
+        self._pool: Any = None
+        self._reader: PostgresReader | None = None
+
+    async def open(self, migrations: Iterable[tuple[int, str, str]] | None = None) -> None:
+        import asyncpg
+
+        try:
+            self._pool = await asyncpg.create_pool(
+                dsn=self.target.url, min_size=1, max_size=self._max_size, command_timeout=60
+            )
+        except Exception as exc:
+            # The driver's message may quote the DSN; say what failed with the masked URL only.
+            raise ConnectionError(
+                f"cannot connect to PostgreSQL at {self.target.masked()}: {exc.__class__.__name__}"
+            ) from None
+        try:
+            await self.migrate(postgres_migrations() if migrations is None else migrations)
+            self._reader = PostgresReader(self._pool, self.dialect)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._reader = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with anyio.CancelScope(shield=True):
+                await pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """READ COMMITTED, as PostgreSQL defaults: rules that need more take row locks (see the dialect)."""
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        raw = await self._pool.acquire()
+        try:
+            tx = raw.transaction()
+            await tx.start()
+            try:
+                yield PostgresConnection(raw, self.dialect)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await tx.rollback()
+                raise
+            else:
+                with anyio.CancelScope(shield=True):
+                    await tx.commit()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._pool.release(raw)
+
+    @property
+    def reader(self) -> Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    async def migrate(self, migrations: Iterable[tuple[int, str, str]]) -> list[int]:
+        """Apply pending migrations, each in its own transaction with its version row, holding a session advisory
+        lock so sidecars starting at once on one empty database take turns (the second finds nothing to do)."""
+        applied: list[int] = []
+        async with self._pool.acquire() as raw:
+            await raw.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+            try:
+                await raw.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                done = {r["version"] for r in await raw.fetch("SELECT version FROM schema_migrations")}
+                for version, name, sql in migrations:
+                    if version in done:
+                        continue
+                    async with raw.transaction():
+                        await raw.execute(sql)  # no arguments: the simple protocol runs the whole script
+                        await raw.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                        )
+                    applied.append(version)
+                    log.info("applied PostgreSQL migration %s", name)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await raw.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        return applied
+
+    async def schema_version(self) -> int:
+        return int(await self.reader.fetch_val("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+    def describe(self) -> str:
+        return self.target.masked()
+
+
+def open_target(target: DatabaseTarget) -> SqliteDatabase | PostgresDatabase:
+    """The database object for a chosen target (not yet opened)."""
+    if target.engine is Engine.POSTGRES:
+        return PostgresDatabase(target)
+    assert target.path is not None
+    return SqliteDatabase(target.path)
