@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -72,7 +73,7 @@ class PostgresServer:
         prefix: tuple[str, ...] = ()
         if os.geteuid() == 0:
             # PostgreSQL refuses root; the temp tree must belong to the user it runs as.
-            prefix = ("runuser", "-u", "postgres", "--")
+            prefix = (shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--")
             shutil.chown(root, "postgres")
             shutil.chown(sockets, "postgres")
             os.chmod(root, 0o700)
@@ -96,10 +97,21 @@ class PostgresServer:
         return server
 
     def stop(self) -> None:
-        if self._stop is not None:
-            subprocess.run(self._stop, check=False, capture_output=True, timeout=START_TIMEOUT_S)
-            shutil.rmtree(getattr(self, "_root"), ignore_errors=True)
-            self._stop = None
+        """pg_ctl's immediate stop; if that fails (a test may have changed the environment), SIGQUIT to the
+        postmaster this session started, by the pid it wrote (SIGQUIT is PostgreSQL's immediate shutdown)."""
+        if self._stop is None:
+            return
+        root = getattr(self, "_root")
+        pid_file = root / "data" / "postmaster.pid"
+        pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+        done = subprocess.run(self._stop, check=False, capture_output=True, timeout=START_TIMEOUT_S)
+        if done.returncode != 0 and pid is not None:
+            try:
+                os.kill(pid, signal.SIGQUIT)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+        self._stop = None
 
     def url(self, database: str) -> str:
         """The admin URL with another database name in its path."""
