@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.db import Database
-from sidecar.framing import Framing
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolLimits, PoolService
-from sidecar.rpc import LateMethods, bind_methods, make_dispatch
+from sidecar.rpc import surface
+from sidecar.rpc.dispatch import Dispatcher, LateMethods
+from sidecar.rpc.framing import Framing
+from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.transport import Transport
 from sidecar.wiremodel import WireModel
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class App:
     db: Database
     sf: SfClient
     pool: PoolService
-    transport: Transport
+    transport: Session
     governance: "GovernanceService | None" = None
 
     def limits(self) -> PoolLimits:
@@ -60,8 +61,10 @@ class App:
                 log.exception("expiry sweep failed")
 
 
-async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream) -> None:
-    """Serve one peer until its input ends; the database is closed whatever happens.
+async def run(
+    home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream, stop: anyio.Event | None = None
+) -> None:
+    """Serve one peer until its input ends or `stop` is set; the database is closed whatever happens.
 
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
@@ -71,9 +74,9 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
     db = Database(home / "sidecar.db")
     try:
         await db.open()
-        methods: dict[str, Any] = {}
         late = LateMethods()
-        transport = Transport(make_dispatch(methods, late), framing)
+        dispatcher = Dispatcher(late)
+        transport = Session(dispatcher, framing)
 
         async def notify(name: str, params: WireModel) -> None:
             await transport.notify(name, params.dump())
@@ -81,7 +84,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
         app.pool = PoolService(db, app.limits, sf.org_list)
-        methods.update(bind_methods([OrgHandlers(app.pool, notify)])[0])
+        surface.bind(dispatcher, [OrgHandlers(app.pool, notify)])
 
         async with anyio.create_task_group() as tg:
 
@@ -100,7 +103,8 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
                 app.governance = governance
                 provisioning = ProvisioningService(db, app.pool, sf, settings, notify)
-                table, _ = bind_methods(
+                surface.bind(
+                    dispatcher,
                     [
                         system,
                         AgentHandlers(app.pool, stop_hooks=[provisioning.stop_agent]),
@@ -109,14 +113,16 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
                     ]
                 )
-                methods.update(table)
+                unbound = surface.missing(dispatcher.names)
+                if unbound:
+                    raise RuntimeError(f"surface methods without a handler: {unbound}")
                 # Runs once transport.serve has attached the peer, so its restart report is not dropped.
                 tg.start_soon(provisioning.serve)
 
             tg.start_soon(settings.watch)
             tg.start_soon(app.refresh_loop)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
-            await transport.serve(receive, send)
+            await transport.serve(receive, send, stop)
             tg.cancel_scope.cancel()
     finally:
         await db.close()

@@ -19,6 +19,8 @@ from typing import Any
 import aiosqlite
 import anyio
 
+from sidecar import commitpoint
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
@@ -128,6 +130,7 @@ class Database:
             else:
                 with anyio.CancelScope(shield=True):
                     await conn.execute("COMMIT")
+                    commitpoint.reached()  # before any await: a cancel from now on is too late (issue 8, item 8)
 
     @property
     def reader(self) -> aiosqlite.Connection:

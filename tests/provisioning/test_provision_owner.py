@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from sidecar.db import Database
 from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.provisioning import store

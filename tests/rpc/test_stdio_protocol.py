@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.framing import MAX_MESSAGE_BYTES
+from sidecar.rpc.framing import MAX_MESSAGE_BYTES
 from tests.support.fakesf import FakeSf
 from tests.support.harness import RpcError, SidecarProcess
 
