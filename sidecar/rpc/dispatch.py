@@ -22,6 +22,7 @@ from jsonrpcserver.dispatcher import create_request, to_response
 from jsonrpcserver.response import to_serializable_one
 from jsonrpcserver.sentinels import NOCONTEXT, NOID
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from sidecar.errors import ErrorCode, InvalidParams, SidecarError
 from sidecar.rpc.codes import Message, error_response
@@ -54,7 +55,13 @@ def describe_validation_error(method: str, exc: ValidationError) -> InvalidParam
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "params"
-        problems.append({"param": where, "message": err["msg"]})
+        message = err["msg"]
+        last = str(err["loc"][-1]) if err["loc"] else ""
+        if err["type"] == "extra_forbidden" and "_" in last and to_camel(last) != last:
+            # A snake_case name first: it is the mistake, the missing camelCase one only its consequence.
+            problems.insert(0, {"param": where, "message": f"unknown param (params are camelCase: {to_camel(last)})"})
+            continue
+        problems.append({"param": where, "message": message})
     text = "; ".join(f"{p['param']}: {p['message']}" for p in problems)
     return InvalidParams(f"invalid params for {method}: {text}", param=problems[0]["param"], errors=problems)
 
