@@ -60,6 +60,7 @@ class Peer:
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
         self.undecodable: list[bytes] = []
+        self.frames: list[bytes] = []  # every frame body received, as bytes (tests check they are standard JSON)
 
     @property
     def notifications(self) -> list[Message]:
@@ -76,6 +77,7 @@ class Peer:
             if not isinstance(frame, bytes):
                 self.undecodable.append(repr(frame).encode())
                 continue
+            self.frames.append(frame)
             try:
                 message = json.loads(frame)
             except ValueError:
