@@ -73,6 +73,13 @@ def bind_params(spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any])
     synonym (the Python field names are an implementation detail and must not become a second wire dialect).
     """
     names = spec.param_names
+    where = _lone_surrogate(args[0] if spec.single_object and args else (list(args) if args else kwargs), names, spec)
+    if where is not None:
+        raise InvalidParams(
+            f"invalid params for {spec.name}: {where}: contains a lone UTF-16 surrogate (half a character), which"
+            " cannot be stored or passed on",
+            param=where,
+        )
     if spec.single_object and args:
         if len(args) != 1 or not isinstance(args[0], dict):
             raise InvalidParams(f"{spec.name} takes one object param with keys {', '.join(names)}", param="params")
@@ -90,6 +97,39 @@ def bind_params(spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any])
         return spec.params.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise describe_validation_error(spec.name, exc) from None
+
+
+def _lone_surrogate(value: Any, names: list[str], spec: MethodSpec, path: str = "") -> str | None:
+    """The param path of the first string holding a lone surrogate (JavaScript's half an emoji), or None.
+
+    Checked once, here, for every method: such a string cannot be encoded as UTF-8, so SQLite, a file path or an
+    `sf` argument would fail on it deep inside a service with an internal error.
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "params"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, names, spec, path) or _lone_surrogate(
+                item, names, spec, f"{path}.{key}" if path else str(key)
+            )
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if path:
+                child = f"{path}.{index}"
+            else:
+                child = names[index] if index < len(names) else str(index)
+            found = _lone_surrogate(item, names, spec, child)
+            if found is not None:
+                return found
+    return None
 
 
 def to_wire_error(exc: SidecarError) -> Reply:
