@@ -35,8 +35,11 @@ RPC_CODES: dict[ErrorCode, int] = {
 Message = dict[str, Any]
 
 
-def error_response(code: ErrorCode, message: str, id_: Any = None, **data: Any) -> Message:
-    """`{"jsonrpc": "2.0", "error": {code, message, data: {code: NAME, ...}}, "id": id}`; `data.code` wins."""
+def error_response(code: ErrorCode, message: str, id_: Any = None, /, **data: Any) -> Message:
+    """`{"jsonrpc": "2.0", "error": {code, message, data: {code: NAME, ...}}, "id": id}`; `data.code` wins.
+
+    Positional-only, so a domain error's own `message` or `code` detail in `data` never collides with them.
+    """
     return {
         "jsonrpc": "2.0",
         "error": {"code": RPC_CODES[code], "message": message, "data": {**data, "code": code.value}},

@@ -8,7 +8,8 @@ event such as SIGTERM: requests already read get a short grace). Every error it 
 `codes.error_response`.
 
 A cancel that arrives after the request's change committed (`sidecar.commitpoint`) is ignored: the request
-answers its result, so a client never hears CANCELLED for a change that is in the database.
+answers its result, so a client never hears CANCELLED for a change that is in the database. (The shield that
+does it holds against `$/cancelRequest` only: shutdown, after its grace, still stops a committed request.)
 """
 
 from __future__ import annotations
@@ -80,11 +81,19 @@ class Session:
         self._dispatch = dispatch
         self._in_flight: dict[tuple[str, Any], _InFlight] = {}
         self._scope: anyio.CancelScope | None = None
+        self._active = 0
+        self._idle = anyio.Event()
         self.transport = Transport(framing, max_bytes, on_closed=self._peer_gone)
 
     def _peer_gone(self) -> None:
         if self._scope is not None:
-            self._scope.cancel()
+            self._stop_everything(self._scope)
+
+    def _stop_everything(self, scope: anyio.CancelScope) -> None:
+        """Cancel `scope` with every request in it, committed ones too (their shield is only against a cancel)."""
+        for request in self._in_flight.values():
+            request.work_scope.shield = False
+        scope.cancel()
 
     async def notify(self, method: str, params: Any) -> None:
         """Send a notification; dropped quietly when no peer is attached or it is gone (no one is left to tell)."""
@@ -105,7 +114,10 @@ class Session:
                 if reading.cancel_called:
                     log.info("asked to stop: finishing requests in flight, then stopping")
                 watcher.cancel()
-                requests.cancel_scope.deadline = anyio.current_time() + EOF_GRACE_SECONDS
+                if self._active:
+                    with anyio.move_on_after(EOF_GRACE_SECONDS):
+                        await self._idle.wait()
+                self._stop_everything(requests.cancel_scope)
         self.transport.attach(None)
 
     @staticmethod
@@ -115,14 +127,29 @@ class Session:
             reading.cancel()
 
     async def _handle(self, item: Incoming | Message) -> None:
+        self._active += 1
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        try:
+            await self._handle_item(item)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def _handle_item(self, item: Incoming | Message) -> None:
         if not isinstance(item, Incoming):
             await self.transport.write(item)  # the transport's own error for a bad frame
             return
         message = item.value
-        if isinstance(message, list):
-            reply: Message | list[Message] | None = await self._handle_batch(message, item.nonstandard)
-        else:
-            reply = await self._handle_one(message, item.nonstandard)
+        try:
+            if isinstance(message, list):
+                reply: Message | list[Message] | None = await self._handle_batch(message, item.nonstandard)
+            else:
+                reply = await self._handle_one(message, item.nonstandard)
+        except Exception as exc:  # a bug in the wire itself: one answer lost, never the process
+            log.exception("handling a message failed")
+            id_ = message.get("id") if isinstance(message, dict) and valid_id(message.get("id")) else None
+            reply = error_response(ErrorCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}", id_)
         if reply:
             await self.transport.write(reply)
 

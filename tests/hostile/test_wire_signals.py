@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.e2e.test_children import descendants, processes
+from tests.e2e.test_children import hung_discover, processes
 from tests.support.fakesf import FakeSf
-from tests.support.harness import RpcError, SidecarProcess
+from tests.support.harness import SidecarProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -22,17 +22,7 @@ async def test_sigterm_with_a_hung_sf_stops_its_process_group_and_exits_zero(hom
     fake_sf.write({"orgs": [], "scenarios": {"org list": "hang"}})
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "qa1")
-        async with anyio.create_task_group() as tg:
-
-            async def discover() -> None:
-                with pytest.raises((RpcError, EOFError)):
-                    await sc.call("org:discover")
-
-            tg.start_soon(discover)
-            with anyio.fail_after(10):
-                while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child
-                    await anyio.sleep(0.05)
-            spawned = descendants(sc.pid)
+        async with hung_discover(sc) as spawned:
             own_group = os.getpgid(sc.pid)
             groups = {pgid for pid, _, pgid in processes() if pid in spawned} - {own_group}
             assert groups, "the hung sf runs in a process group of its own"
