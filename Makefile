@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 demo: venv
-	$(PY) -m sidecar.demo
+	$(PY) -m sidecar.devtools.demo
 
 test: venv
 	$(PY) -m pytest

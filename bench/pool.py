@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 
 from bench.common import ROOT, Report, median, percentile
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 
 STATUS_REQUEST = b'{"jsonrpc":"2.0","id":1,"method":"org:status"}\n'
 

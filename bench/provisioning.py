@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 
 from bench.common import Report, median
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from sidecar.fakesf import executable_path
 
 HUB = "hub@example.com"

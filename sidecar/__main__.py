@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 import anyio
 
-from sidecar.framing import Framing
+from sidecar.rpc.framing import Framing
 
 
 def default_home() -> Path:
@@ -31,12 +32,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+async def _stop_on_sigterm(stop: anyio.Event) -> None:
+    """SIGTERM ends serving as stdin EOF does (children stopped, database closed, exit 0); a second one kills."""
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            logging.getLogger("sidecar").info("SIGTERM: stopping as on stdin EOF")
+            stop.set()
+            return
+
+
 async def _serve(home: Path, framing: Framing, database_url: str | None) -> None:
     from sidecar import app
-    from sidecar.stdio import FdSendStream, claim_stdout, open_input
+    from sidecar.rpc.stdio import FdSendStream, claim_stdout, open_input
 
     wire = claim_stdout()
-    await app.run(home, framing, open_input(0), FdSendStream(wire), database_url=database_url)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_sigterm, stop)
+        await app.run(home, framing, open_input(0), FdSendStream(wire), stop)
+        tg.cancel_scope.cancel()
 
 
 def main(argv: list[str] | None = None) -> None:

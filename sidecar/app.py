@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
-from sidecar.storage.database import SqliteDatabase
-from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
-from sidecar.framing import Framing
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolService, SettingsLimits
-from sidecar.rpc import LateMethods, bind_methods, make_dispatch
+from sidecar.rpc import surface
+from sidecar.rpc.dispatch import Dispatcher, LateMethods
+from sidecar.rpc.framing import Framing
+from sidecar.rpc.session import Session
+from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.transport import Transport
 from sidecar.wiremodel import WireModel
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,14 @@ def choose_sqlite(home: Path, database_url: str | None) -> Path:
 
 
 async def run(
-    home: Path, framing: Framing, receive: ByteReceiveStream, send: ByteSendStream, database_url: str | None = None
+    home: Path,
+    framing: Framing,
+    receive: ByteReceiveStream,
+    send: ByteSendStream,
+    stop: anyio.Event | None = None,
+    database_url: str | None = None,
 ) -> None:
-    """Serve one peer until its input ends; the database is closed whatever happens.
+    """Serve one peer until its input ends or `stop` is set; the database is closed whatever happens.
 
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
@@ -73,9 +78,9 @@ async def run(
     db = storage.file
     try:
         await storage.open()
-        methods: dict[str, Any] = {}
         late = LateMethods()
-        transport = Transport(make_dispatch(methods, late), framing)
+        dispatcher = Dispatcher(late)
+        transport = Session(dispatcher, framing)
 
         async def notify(name: str, params: WireModel) -> None:
             await transport.notify(name, params.dump())
@@ -86,7 +91,7 @@ async def run(
         limits = SettingsLimits(settings)
         pool = PoolService(storage, limits, sf.org_list)
         notifications.watch_pool(pool)
-        methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
+        surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
 
         async with anyio.create_task_group() as tg:
 
@@ -108,7 +113,8 @@ async def run(
                 system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
                 provisioning = ProvisioningService(db, pool, sf, settings)
                 notifications.watch_provisioning(provisioning.events)
-                table, _ = bind_methods(
+                surface.bind(
+                    dispatcher,
                     [
                         system,
                         AgentHandlers(pool, stop_hooks=[provisioning.stop_agent]),
@@ -117,14 +123,16 @@ async def run(
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
                     ]
                 )
-                methods.update(table)
+                unbound = surface.missing(dispatcher.names)
+                if unbound:
+                    raise RuntimeError(f"surface methods without a handler: {unbound}")
                 # Runs once transport.serve has attached the peer, so its restart report is not dropped.
                 tg.start_soon(provisioning.serve)
 
             tg.start_soon(settings.watch)
             tg.start_soon(refresh_loop, pool, settings)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
-            await transport.serve(receive, send)
+            await transport.serve(receive, send, stop)
             tg.cancel_scope.cancel()
     finally:
         await storage.close()

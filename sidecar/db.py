@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
+import contextlib
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import aiosqlite
 import anyio
+
+from sidecar import commitpoint
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +120,20 @@ class Database:
             raise RuntimeError("database is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a cancel while BEGIN is queued still runs it in aiosqlite's thread, so the
+                # ROLLBACK queued after it must follow (or the next BEGIN fails "within a transaction").
+                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
             except BaseException:
                 # The SQL already queued runs on in aiosqlite's thread; the rollback must not be cancelled too.
-                with anyio.CancelScope(shield=True):
-                    await conn.execute("ROLLBACK")
+                with anyio.CancelScope(shield=True), contextlib.suppress(sqlite3.OperationalError):
+                    await conn.execute("ROLLBACK")  # "no transaction is active" when BEGIN itself failed
                 raise
             else:
                 with anyio.CancelScope(shield=True):
                     await conn.execute("COMMIT")
+                    commitpoint.reached()  # before any await: a cancel from now on is too late (issue 8, item 8)
 
     @property
     def reader(self) -> aiosqlite.Connection:

@@ -1,7 +1,7 @@
-"""Domain errors and the one table that maps them onto JSON-RPC error codes.
+"""Domain errors and the names (`ErrorCode`) a client can branch on.
 
-Services raise these and never see JSON-RPC; the dispatch layer turns them into wire errors through
-`RPC_CODES`, so a code is decided in exactly one place.
+Services raise these and never see JSON-RPC or its numbers; `sidecar.rpc.dispatch` turns them into wire errors
+through `sidecar.rpc.codes.RPC_CODES`, so a number is decided in exactly one place.
 """
 
 from __future__ import annotations
@@ -29,28 +29,6 @@ class ErrorCode(StrEnum):
     METHOD_NOT_FOUND = "METHOD_NOT_FOUND"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     INTERNAL = "INTERNAL"
-
-
-# JSON-RPC numeric code for each data.code. The standard codes keep their standard numbers (a stock client
-# understands -32602); the domain codes live in the implementation-defined -32000..-32099 range.
-RPC_CODES: dict[ErrorCode, int] = {
-    ErrorCode.PARSE_ERROR: -32700,
-    ErrorCode.INVALID_REQUEST: -32600,
-    ErrorCode.METHOD_NOT_FOUND: -32601,
-    ErrorCode.INVALID_PARAMS: -32602,
-    ErrorCode.INTERNAL: -32603,
-    ErrorCode.CANCELLED: -32800,
-    ErrorCode.NOT_FOUND: -32001,
-    ErrorCode.ALREADY_EXISTS: -32002,
-    ErrorCode.CAPACITY_REACHED: -32003,
-    ErrorCode.ORG_LEASED: -32004,
-    ErrorCode.ACCESS_DENIED: -32005,
-    ErrorCode.SF_UNAVAILABLE: -32006,
-    ErrorCode.SF_FAILED: -32007,
-    ErrorCode.NOT_AUTHENTICATED: -32008,
-    ErrorCode.TIMEOUT: -32009,
-    ErrorCode.MESSAGE_TOO_LARGE: -32010,
-}
 
 
 class SidecarError(Exception):

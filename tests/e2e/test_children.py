@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -59,20 +61,26 @@ async def test_a_slow_sf_call_does_not_block_status(sidecar: SidecarProcess, fak
     assert order == ["status", "discover"]
 
 
+@asynccontextmanager
+async def hung_discover(sc: SidecarProcess) -> AsyncIterator[set[int]]:
+    """`org:discover` running against a hung fake `sf` (and its sleeping child); yields their pids."""
+    async with anyio.create_task_group() as tg:
+
+        async def discover() -> None:
+            with pytest.raises((RpcError, EOFError)):
+                await sc.call("org:discover")
+
+        tg.start_soon(discover)
+        with anyio.fail_after(10):
+            while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child
+                await anyio.sleep(0.05)
+        yield descendants(sc.pid)
+
+
 async def test_eof_kills_a_hung_sf_and_its_children(home: Path, fake_sf: FakeSf) -> None:
     fake_sf.write({"orgs": [], "scenarios": {"org list": "hang"}})
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
-        async with anyio.create_task_group() as tg:
-
-            async def discover() -> None:
-                with pytest.raises((RpcError, EOFError)):
-                    await sc.call("org:discover")
-
-            tg.start_soon(discover)
-            with anyio.fail_after(10):
-                while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child
-                    await anyio.sleep(0.05)
-            spawned = descendants(sc.pid)
+        async with hung_discover(sc) as spawned:
             started = time.monotonic()
             code = await sc.close(timeout=5)
             elapsed = time.monotonic() - started

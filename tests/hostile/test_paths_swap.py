@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import config, fake_state, make_worktree, provision_in_background, terminal_text
 

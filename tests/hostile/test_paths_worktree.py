@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.client import RpcError, SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import config, fake_state
 

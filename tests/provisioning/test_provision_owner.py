@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from sidecar.storage.database import SqliteDatabase
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from sidecar.db import Database
 from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.handlers.notifications import Notifications

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.client import RpcError, SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
     HUB, config, fake_state, home_bytes, make_worktree, processes_with, provision_in_background, statuses,

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
     HUB, config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,

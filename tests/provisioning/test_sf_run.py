@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.client import RpcError, SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from sidecar.pool.models import OrgSource, OrgStatus, ScratchOrg
 from sidecar.provisioning.sfrun import plan_argv
 from tests.support.fakesf import FakeSf, scratch_org

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from sidecar.framing import BadHeader, Framing, Oversize, encode_frame, read_frames
+from sidecar.rpc.framing import BadHeader, Framing, Oversize, encode_frame, read_frames
 
 pytestmark = pytest.mark.anyio
 

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.errors import RPC_CODES, ErrorCode
-from sidecar.rpc import bind_params
-from sidecar.wire import NOTIFICATIONS, method_specs
+from sidecar.errors import ErrorCode
+from sidecar.rpc.codes import RPC_CODES
+from sidecar.rpc.dispatch import bind_params
+from sidecar.rpc.surface import method_specs, notifications
 
 DOC = Path(__file__).resolve().parents[2] / "protocol.md"
 HEADING = re.compile(r"^### `([^`]+)`( \(notification\))?\s*$", re.MULTILINE)
 SPECS = {spec.name: spec for spec in method_specs()}
-NOTES = {n.name: n for n in NOTIFICATIONS}
+NOTES = {n.name: n for n in notifications()}
 
 
 def sections() -> dict[str, tuple[bool, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from anyio.abc import TaskGroup
 
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 
 HUB = "hub@example.com"
 CLASS = "public with sharing class {name} {{\n    public static Integer answer() {{ return 42; }}\n}}\n"

@@ -1,7 +1,8 @@
-"""A Python client that spawns the sidecar over real pipes and talks JSON-RPC to it, as Electron's main process does.
+"""A Python JSON-RPC client of the sidecar, as Electron's main process is one; a developer tool, not the runtime.
 
-The demo, the benchmarks and every behaviour test use it: a real process, a real SQLite file under `home`, real
-framing. Waits are bounded (`fail_after`), so a hung sidecar fails a caller instead of hanging it.
+`Peer` speaks the protocol over any byte-stream pair (the in-memory test harness uses it); `SidecarProcess` spawns
+the real process over real pipes (the demo, the benchmarks and the end-to-end tests). Waits are bounded
+(`fail_after`), so a hung sidecar fails a caller instead of hanging it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import Process
+from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
-from sidecar.framing import Framing, encode_frame, read_frames
+from sidecar.rpc.framing import Framing, encode_frame, read_frames
 
 Message = dict[str, Any]
 
@@ -38,11 +39,15 @@ class RpcError(Exception):
         return self.data.get("code") if isinstance(self.data, dict) else None
 
 
-class SidecarProcess:
+class Peer:
+    """The client half of a conversation over a byte-stream pair: requests, notifications, every frame kept."""
+
     def __init__(
-        self, process: Process, home: Path, framing: Framing, on_message: Callable[[str, Any], None] | None = None
+        self,
+        home: Path,
+        framing: Framing,
+        on_message: Callable[[str, Any], None] | None = None,
     ) -> None:
-        self.process = process
         # Called with ("sent" | "received", message) for every frame: the demo prints the conversation with it.
         self.on_message = on_message
         self.home = home
@@ -55,57 +60,24 @@ class SidecarProcess:
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
         self.undecodable: list[bytes] = []
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+        self.frames: list[bytes] = []  # every frame body received, as bytes (tests check they are standard JSON)
 
     @property
     def notifications(self) -> list[Message]:
         return [m for m in self.messages if isinstance(m, dict) and "method" in m and "id" not in m]
 
-    def stderr_text(self) -> str:
-        return (self.home / "stderr.log").read_text(encoding="utf-8", errors="replace")
+    def _output(self) -> ByteReceiveStream:
+        raise NotImplementedError
 
-    @classmethod
-    @asynccontextmanager
-    async def start(
-        cls,
-        home: Path,
-        settings: dict[str, Any] | None = None,
-        env: dict[str, str] | None = None,
-        framing: str = "ndjson",
-        extra_args: list[str] | None = None,
-        on_message: Callable[[str, Any], None] | None = None,
-    ) -> AsyncIterator[SidecarProcess]:
-        home.mkdir(parents=True, exist_ok=True)
-        if settings is not None:
-            (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
-        argv = [sys.executable, "-m", "sidecar", "--home", str(home), "--framing", framing, *(extra_args or [])]
-        with open(home / "stderr.log", "ab") as stderr:
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env={**os.environ, **(env or {})},
-            )
-        sidecar = cls(process, home, Framing(framing), on_message)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(sidecar._read_loop)
-            try:
-                yield sidecar
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await sidecar.close()
-                tg.cancel_scope.cancel()
+    def _input(self) -> ByteSendStream:
+        raise NotImplementedError
 
     async def _read_loop(self) -> None:
-        assert self.process.stdout is not None
-        async for frame in read_frames(self.framing, self.process.stdout):
+        async for frame in read_frames(self.framing, self._output()):
             if not isinstance(frame, bytes):
                 self.undecodable.append(repr(frame).encode())
                 continue
+            self.frames.append(frame)
             try:
                 message = json.loads(frame)
             except ValueError:
@@ -123,8 +95,7 @@ class SidecarProcess:
         self._arrived.set()
 
     async def send_raw(self, data: bytes) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.send(data)
+        await self._input().send(data)
 
     async def send(self, message: Any) -> None:
         if self.on_message is not None:
@@ -185,6 +156,65 @@ class SidecarProcess:
         if "error" in response:
             raise RpcError(response["error"])
         return response["result"]
+
+
+
+class SidecarProcess(Peer):
+    """The real sidecar process over real pipes, with its stderr in `home/stderr.log`."""
+
+    def __init__(
+        self, process: Process, home: Path, framing: Framing, on_message: Callable[[str, Any], None] | None = None
+    ) -> None:
+        super().__init__(home, framing, on_message)
+        self.process = process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stderr_text(self) -> str:
+        return (self.home / "stderr.log").read_text(encoding="utf-8", errors="replace")
+
+    def _output(self) -> ByteReceiveStream:
+        assert self.process.stdout is not None
+        return self.process.stdout
+
+    def _input(self) -> ByteSendStream:
+        assert self.process.stdin is not None
+        return self.process.stdin
+
+    @classmethod
+    @asynccontextmanager
+    async def start(
+        cls,
+        home: Path,
+        settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        framing: str = "ndjson",
+        extra_args: list[str] | None = None,
+        on_message: Callable[[str, Any], None] | None = None,
+    ) -> AsyncIterator[SidecarProcess]:
+        home.mkdir(parents=True, exist_ok=True)
+        if settings is not None:
+            (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
+        argv = [sys.executable, "-m", "sidecar", "--home", str(home), "--framing", framing, *(extra_args or [])]
+        with open(home / "stderr.log", "ab") as stderr:
+            process = await anyio.open_process(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={**os.environ, **(env or {})},
+            )
+        sidecar = cls(process, home, Framing(framing), on_message)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sidecar._read_loop)
+            try:
+                yield sidecar
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await sidecar.close()
+                tg.cancel_scope.cancel()
 
     async def close(self, timeout: float = 5.0) -> int:
         """Close stdin (the parent quitting) and wait for the exit code; kill only if it overstays."""

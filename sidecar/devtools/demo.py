@@ -1,4 +1,4 @@
-"""`python -m sidecar.demo` (or `make demo`): the protocol at work in a few seconds, no Salesforce needed.
+"""`python -m sidecar.devtools.demo` (or `make demo`): the protocol at work in a few seconds, no Salesforce needed.
 
 It spawns the sidecar over stdio exactly as the Electron main process does, points it at the bundled fake `sf`
 (four authorized scratch orgs, one already expired, and room for three), and prints every request (-->), response
@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from sidecar.client import RpcError, SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from sidecar.fakesf import executable_path
 
 COLOR = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

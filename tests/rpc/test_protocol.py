@@ -1,22 +1,22 @@
-"""The wire, against the real process: every kind of bad input gets its error and the next request still works."""
+"""The wire, against the real app in memory: every kind of bad input gets its error and the next request still works."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
-from sidecar.framing import MAX_MESSAGE_BYTES
+from sidecar.rpc.framing import MAX_MESSAGE_BYTES
 from tests.support.fakesf import FakeSf
-from tests.support.harness import RpcError, SidecarProcess
+from tests.support.harness import RpcError
+from tests.support.harness_memory import MemorySidecar
 
 pytestmark = pytest.mark.anyio
 
 
-async def assert_still_serving(sc: SidecarProcess) -> None:
+async def assert_still_serving(sc: MemorySidecar) -> None:
     status = await sc.call("org:status")
     assert status["indicator"]["label"].startswith("Orgs: ")
 
@@ -35,7 +35,7 @@ async def assert_still_serving(sc: SidecarProcess) -> None:
         (b'{"jsonrpc": "2.0", "id": 1, "method": "org:nope"}\n', -32601, "METHOD_NOT_FOUND"),
     ],
 )
-async def test_bad_frames_get_errors_and_serving_goes_on(sidecar: SidecarProcess, raw: bytes, code: int, kind: str) -> None:
+async def test_bad_frames_get_errors_and_serving_goes_on(sidecar: MemorySidecar, raw: bytes, code: int, kind: str) -> None:
     start = len(sidecar.messages)
     await sidecar.send_raw(raw)
     error = await sidecar.wait_for(lambda m: isinstance(m, dict) and "error" in m, start=start)
@@ -57,7 +57,7 @@ async def test_bad_frames_get_errors_and_serving_goes_on(sidecar: SidecarProcess
         ("org:list", ["extra"], "params"),
     ],
 )
-async def test_wrong_params_name_the_parameter(sidecar: SidecarProcess, method: str, params: object, named_param: str) -> None:
+async def test_wrong_params_name_the_parameter(sidecar: MemorySidecar, method: str, params: object, named_param: str) -> None:
     with pytest.raises(RpcError) as caught:
         await sidecar.call(method, **params) if isinstance(params, dict) else await sidecar.call(method, *params)
     assert caught.value.code == -32602
@@ -67,14 +67,14 @@ async def test_wrong_params_name_the_parameter(sidecar: SidecarProcess, method: 
 
 
 @pytest.mark.parametrize("alias", ["-o prod", "a;rm -rf ~", "../x", "$(reboot)", "a b"])
-async def test_hostile_aliases_over_the_wire(sidecar: SidecarProcess, alias: str) -> None:
+async def test_hostile_aliases_over_the_wire(sidecar: MemorySidecar, alias: str) -> None:
     with pytest.raises(RpcError) as caught:
         await sidecar.call("org:register", alias)
     assert (caught.value.code, caught.value.kind, caught.value.data["param"]) == (-32602, "INVALID_PARAMS", "alias")
     assert await sidecar.call("org:list") == []
 
 
-async def test_oversize_message_is_refused_and_the_next_one_served(sidecar: SidecarProcess) -> None:
+async def test_oversize_message_is_refused_and_the_next_one_served(sidecar: MemorySidecar) -> None:
     start = len(sidecar.messages)
     body = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "org:register", "params": ["x" * (MAX_MESSAGE_BYTES + 10)]})
     await sidecar.send_raw(body.encode() + b"\n")
@@ -83,7 +83,7 @@ async def test_oversize_message_is_refused_and_the_next_one_served(sidecar: Side
     await assert_still_serving(sidecar)
 
 
-async def test_batch_answers_each_element_and_skips_notifications(sidecar: SidecarProcess) -> None:
+async def test_batch_answers_each_element_and_skips_notifications(sidecar: MemorySidecar) -> None:
     await sidecar.send(
         [
             {"jsonrpc": "2.0", "id": "a", "method": "org:status"},
@@ -102,7 +102,7 @@ async def test_batch_answers_each_element_and_skips_notifications(sidecar: Sidec
     assert [r["error"]["code"] for r in batch if r["id"] is None] == [-32600]
 
 
-async def test_named_params_work_like_positional(sidecar: SidecarProcess) -> None:
+async def test_named_params_work_like_positional(sidecar: MemorySidecar) -> None:
     org = await sidecar.call("org:register", alias="qa1", options={"loginUrl": "https://test.salesforce.com"})
     assert org["loginUrl"] == "https://test.salesforce.com"
     assert (await sidecar.call("org:claim", agentId="a1"))["id"] == org["id"]
@@ -110,7 +110,7 @@ async def test_named_params_work_like_positional(sidecar: SidecarProcess) -> Non
 
 async def test_handler_exception_is_an_error_response_not_a_crash(home: Path, fake_sf: FakeSf) -> None:
     # A table dropped under the running sidecar (a damaged file) makes the handler's SQL raise.
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+    async with MemorySidecar.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:status")
         with sqlite3.connect(home / "sidecar.db") as conn:
             conn.execute("DROP TABLE scratch_orgs")
@@ -122,33 +122,8 @@ async def test_handler_exception_is_an_error_response_not_a_crash(home: Path, fa
         assert "Traceback" in sc.stderr_text()  # logged where a developer looks, not on the wire
 
 
-async def test_stdout_carries_only_frames(home: Path, fake_sf: FakeSf) -> None:
-    # The fake CLI prints its update warning on stderr; discovery runs it. Nothing but JSON-RPC may reach stdout.
-    fake_sf.write({"orgs": [], "noise": True})
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env, extra_args=["--log-level", "DEBUG"]) as sc:
-        await sc.call("org:discover")
-        await sc.call("org:register", "qa1")
-        await sc.send_raw(b"garbage\n")
-        await sc.call("sidecar:health")
-    assert sc.undecodable == []
-    for message in sc.messages:
-        items = message if isinstance(message, list) else [message]
-        assert all(isinstance(m, dict) and m.get("jsonrpc") == "2.0" for m in items)
-    assert "DEBUG" in sc.stderr_text()
-
-
-async def test_eof_exits_zero_within_two_seconds(home: Path, fake_sf: FakeSf) -> None:
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
-        await sc.call("org:status")
-        started = time.monotonic()
-        code = await sc.close(timeout=5)
-        elapsed = time.monotonic() - started
-    assert code == 0
-    assert elapsed < 2.0, f"took {elapsed:.2f}s to exit after EOF"
-
-
 async def test_content_length_framing(home: Path, fake_sf: FakeSf) -> None:
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env, framing="content-length") as sc:
+    async with MemorySidecar.start(home, settings=fake_sf.settings(), env=fake_sf.env, framing="content-length") as sc:
         org = await sc.call("org:register", "qa1")
         assert (await sc.call("org:claim", "agent-é"))["id"] == org["id"]
         start = len(sc.messages)
@@ -158,7 +133,7 @@ async def test_content_length_framing(home: Path, fake_sf: FakeSf) -> None:
         await assert_still_serving(sc)
 
 
-async def test_cancel_request_is_accepted_for_unknown_ids(sidecar: SidecarProcess) -> None:
+async def test_cancel_request_is_accepted_for_unknown_ids(sidecar: MemorySidecar) -> None:
     await sidecar.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}})
     await assert_still_serving(sidecar)
 
@@ -168,7 +143,7 @@ async def test_first_requests_for_late_bound_channels_wait_for_them_instead_of_f
 ) -> None:
     """Agents, governance and provisioning are bound just after serving starts (start-up speed); a request that
     arrives first must be answered by them, while a truly unknown method is still -32601."""
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+    async with MemorySidecar.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.send_raw(
             b'{"jsonrpc": "2.0", "id": "s", "method": "auth:session"}\n'
             b'{"jsonrpc": "2.0", "id": "q", "method": "provision:queue"}\n'
