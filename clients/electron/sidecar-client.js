@@ -252,7 +252,10 @@ class SidecarClient extends EventEmitter {
       this._restartTimer = null;
       return this._respawn();
     }
-    return this.start();
+    if (this._state !== 'failed') return this.start();
+    return this.start().then(() => {
+      this.emit('restarted', { attempt: 0, pid: this.pid });
+    });
   }
 
   /**

@@ -22,7 +22,7 @@ const { processesMentioning } = require('../helpers/processes');
 const SCREENSHOTS = process.env.SWEATSHOP_SCREENSHOTS_DIR
   ? path.resolve(process.env.SWEATSHOP_SCREENSHOTS_DIR)
   : fs.mkdtempSync(path.join(os.tmpdir(), 'sweatshop-screenshots-'));
-const RGB = { green: 'rgb(45, 164, 78)', yellow: 'rgb(212, 167, 44)', red: 'rgb(207, 34, 46)' };
+const RGB = { green: 'rgb(26, 127, 55)', yellow: 'rgb(163, 113, 0)', red: 'rgb(207, 34, 46)' };
 const skip = chromiumSkip() || sidecarSkip();
 
 describe('components in Chromium under a strict CSP, backed by the real sidecar', { skip }, () => {
@@ -300,7 +300,7 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     // ... and Confirm releases
     await list.getByRole('button', { name: `Release ${leasedAlias}` }).click();
     await dialog.getByRole('button', { name: 'Release' }).click();
-    await page.waitForFunction(() => /Released/.test(document.querySelector('#home')?.shadowRoot?.querySelector('.message')?.textContent ?? ''));
+    await page.waitForFunction(() => /Released/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list')?.shadowRoot?.querySelector('tr.note')?.textContent ?? ''));
     assert.equal((await client.request('org:list')).find((o) => o.alias === leasedAlias).status, 'available');
 
     // Remove a leased org: confirm, the sidecar says ORG_LEASED, a second confirmation forces it
@@ -310,7 +310,7 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     await dialog.getByRole('button', { name: 'Remove' }).click();
     await page.waitForFunction(() => /is leased/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-confirm')?.shadowRoot?.querySelector('h2')?.textContent ?? ''));
     await dialog.getByRole('button', { name: 'Remove anyway' }).click();
-    await page.waitForFunction(() => /Removed/.test(document.querySelector('#home')?.shadowRoot?.querySelector('.message')?.textContent ?? ''));
+    await page.waitForFunction(() => /Removed/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list')?.shadowRoot?.querySelector('.live')?.textContent ?? ''));
     assert.equal((await client.request('org:list')).some((o) => o.id === victim.id), false);
     await list.locator(`tr[data-org-id="${victim.id}"]`).waitFor({ state: 'detached' });
   });
@@ -402,7 +402,9 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     assert.equal(await maxActive(), '10');
     await page.getByLabel('Workspace').selectOption('w3');
     assert.equal(await maxActive(), '2');
-    assert.match(await page.locator('#home .pool-name').textContent(), /acme-regression · core rank 0/);
+    assert.match(await page.locator('#home .pool-name').textContent(), /^acme-regression · Public tier$/);
+    assert.equal(await page.locator('#home dt[data-key="scratchOrgs.maxActive"]').textContent(), 'Scratch orgs at once');
+    assert.equal(await page.locator('#home dd[data-key="scratchOrgs.maxDurationDays"]').textContent(), '7 days');
     await shot(page, 'home-full.png');
   });
 });
