@@ -36,7 +36,7 @@ col.agent { width: 30%; }
 col.expiry { width: 6.5em; }
 col.actions { width: 14.5em; }
 .cell { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.status { max-width: 100%; }
+.status { max-width: 100%; overflow: hidden; }
 thead button.sort {
   border: 0; background: none; padding: 0; margin: 0; font: inherit; color: inherit; cursor: pointer;
   display: inline-flex; align-items: center; gap: 4px; max-width: 100%;
@@ -338,15 +338,15 @@ export class SweatshopOrgList extends BaseElement {
         const sortable = c in SORTS;
         const active = this._sort.key === c;
         const dir = active ? (this._sort.dir === 1 ? 'ascending' : 'descending') : 'none';
-        if (!sortable) return h('th', { scope: 'col', class: c }, label);
-        return h('th', { scope: 'col', class: c, 'aria-sort': dir },
+        if (!sortable) return h('th', { scope: 'col', class: `col-${c}` }, label);
+        return h('th', { scope: 'col', class: `col-${c}`, 'aria-sort': dir },
           h('button', {
             type: 'button', class: 'sort', dataset: { sort: c },
             'aria-label': `${label}, sort ${active && this._sort.dir === 1 ? 'descending' : 'ascending'}`,
             onclick: () => this.sortBy(/** @type {SortKey} */ (c)),
           }, label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (this._sort.dir === 1 ? '▲' : '▼') : '')));
       }),
-      ...(actions.length ? [h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'visually-hidden' }, 'Actions'))] : []),
+      ...(actions.length ? [h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'visually-hidden' }, 'Actions'))] : []),
     );
     if (focusedSort) /** @type {HTMLElement | null} */ (this._headRow.querySelector(`[data-sort="${focusedSort}"]`))?.focus();
   }
@@ -369,7 +369,7 @@ export class SweatshopOrgList extends BaseElement {
   _row(org, actions) {
     const aliasText = h('span', { class: 'cell' });
     const alias = h('th', { scope: 'row', class: 'alias', tabindex: '-1' }, aliasText);
-    const status = h('span', { class: 'status cell' });
+    const status = h('span', { class: 'status' });
     const agent = h('span', { class: 'cell' });
     const time = h('time');
     /** @type {Record<string, HTMLButtonElement>} */

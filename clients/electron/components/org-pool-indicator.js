@@ -101,7 +101,15 @@ export class OrgPoolIndicator extends BaseElement {
     // Tabbing out of the open list closes it (focus moving inside it, or into its own shadow roots, does not).
     root.addEventListener('focusout', (e) => {
       const to = /** @type {FocusEvent} */ (e).relatedTarget;
-      if (this.expanded && to instanceof Node && !root.contains(to) && !this.contains(to) && to !== this) this.toggle(false);
+      if (!this.expanded) return;
+      if (to instanceof Node) {
+        if (!root.contains(to) && !this.contains(to) && to !== this) this.toggle(false);
+        return;
+      }
+      // No new target (focus left for the page's end, or the window): decide once the focus has settled.
+      setTimeout(() => {
+        if (this.expanded && !root.activeElement) this.toggle(false);
+      }, 0);
     });
   }
 

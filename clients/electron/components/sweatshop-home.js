@@ -80,8 +80,9 @@ export class SweatshopHome extends BaseElement {
     this._indicator = /** @type {any} */ (h('org-pool-indicator'));
     this._entitlements = h('dl', { class: 'entitlements', 'aria-label': 'Entitlements' });
     this._poolName = h('span', { class: 'badge pool-name', hidden: true });
-    this._orgList = /** @type {any} */ (h('sweatshop-org-list', { actions: 'release remove', caption: 'Scratch orgs' }));
+    this._orgList = /** @type {any} */ (h('sweatshop-org-list', { class: 'pool-orgs', actions: 'release remove', caption: 'Scratch orgs' }));
     this._banner = outageBanner(() => this._watch?.retry());
+    this._banner.el.classList.add('home-banner');
     this._pool = h('section', { class: 'pool', 'aria-labelledby': 'pool-title' },
       h('h3', { id: 'pool-title' }, 'Scratch-org pool', this._poolName, this._indicator),
       this._entitlements,
