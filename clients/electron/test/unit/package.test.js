@@ -37,7 +37,7 @@ test('npm pack + npm install --offline: the API, the preload and the components 
     import('@sweatshop/electron-sidecar-client/components').then((c) => {
       console.log(JSON.stringify({
         client: typeof api.SidecarClient, register: typeof api.registerOrgChannels, preload: require('node:path').basename(preload),
-        expiry: c.timeToExpiry(new Date(Date.now() + 90 * 60e3).toISOString()), label: c.entitlementText('scratchOrgs.maxActive', 4).label,
+        expiry: c.timeToExpiry('2030-01-01T01:30:00Z', Date.parse('2030-01-01T00:00:00Z')), label: c.entitlementText('scratchOrgs.maxActive', 4).label,
         elements: typeof c.SweatshopHome,
       }));
     });`;
