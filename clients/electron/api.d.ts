@@ -28,6 +28,7 @@ export type ClientErrorCode =
   | 'SIDECAR_EXITED'
   | 'SIDECAR_UNAVAILABLE'
   | 'SIDECAR_CLOSED'
+  | 'REQUEST_ABORTED'
   | 'PROTOCOL_MISMATCH'
   | 'INTERNAL';
 
@@ -72,6 +73,13 @@ export interface SidecarClientOptions {
   killOnExit?: boolean;
 }
 
+export interface RequestOptions {
+  /** 0 disables the timeout; default per method (`methodTimeoutsMs`), else `requestTimeoutMs`. */
+  timeoutMs?: number;
+  /** Aborting it cancels the request: it rejects with `REQUEST_ABORTED` and the sidecar stops the work. */
+  signal?: AbortSignal;
+}
+
 export type ClientState = 'idle' | 'running' | 'restarting' | 'failed' | 'closing' | 'closed';
 
 type ParamsOf<M extends string> = M extends SidecarMethod
@@ -93,7 +101,10 @@ export class SidecarClient extends EventEmitter {
   readonly pid: number | null;
   readonly argv: string[];
   start(): Promise<void>;
-  request<M extends SidecarMethod | (string & {})>(method: M, params?: ParamsOf<M>, options?: { timeoutMs?: number }): Promise<ResultOf<M>>;
+  /** Try again now: after `'gave-up'` a fresh sidecar with a fresh backoff; during a restart, without the delay. */
+  restart(): Promise<void>;
+  /** A timeout or an aborted `signal` rejects at once and sends `$/cancelRequest` (the sidecar stops its `sf`). */
+  request<M extends SidecarMethod | (string & {})>(method: M, params?: ParamsOf<M>, options?: RequestOptions): Promise<ResultOf<M>>;
   notify(method: string, params?: unknown[] | Record<string, unknown>): void;
   checkProtocol(expected?: string): Promise<SidecarMethods['sidecar:health']['result']>;
   close(): Promise<void>;
@@ -121,15 +132,48 @@ export const ClientErrorCode: Readonly<Record<Exclude<ClientErrorCode, "PROTOCOL
 // ipc.js
 export const RENDERER_CHANNELS: readonly string[];
 export const SIDECAR_STATE_CHANNEL: 'sidecar:state';
+export const LOCAL_CHANNELS: Readonly<{ state: 'sidecar:state'; restart: 'sidecar:restart'; open: 'agent:open' }>;
+
+/**
+ * What a handler of `ipcMain.handle` receives, as far as this package reads it (Electron's `IpcMainInvokeEvent`
+ * fits). `senderFrame` is null when the frame navigated away or was destroyed: refuse such a caller.
+ */
+export interface InvokeEventLike {
+  readonly senderFrame: { readonly url: string } | null;
+}
+
+/** Where the app opens an org for QA: its QA browser pane, or `shell.openExternal(url)`. */
+export type OpenLoginUrl = (
+  url: string,
+  info: { agentId: string; org: ScratchOrg; event: InvokeEventLike },
+) => unknown;
+
 export interface RegisterOptionsIpc {
   channels?: readonly string[];
-  validateSender?: (event: any, channel: string) => boolean;
+  /** Return false to refuse the caller (`ACCESS_DENIED`). */
+  validateSender?: (event: InvokeEventLike, channel: string) => boolean;
   forward?: (notification: string) => boolean;
+  /**
+   * The one place a single-use login URL (a credential) goes. Without it `agent:open` is not registered and
+   * the components show no Open button. Never log or store the URL.
+   */
+  openLoginUrl?: OpenLoginUrl;
 }
+
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: any, ...args: any[]) => unknown): void;
+  removeHandler(channel: string): void;
+}
+
+export interface WebContentsLike {
+  send(channel: string, ...args: any[]): void;
+  isDestroyed?(): boolean;
+}
+
 export function registerOrgChannels(
-  ipcMain: { handle(channel: string, handler: (event: any, ...args: any[]) => any): void; removeHandler(channel: string): void },
-  client: Pick<SidecarClient, 'request' | 'on' | 'removeListener'>,
-  getWindows: () => Iterable<{ webContents?: { send(channel: string, ...args: any[]): void } } | { send(channel: string, ...args: any[]): void }>,
+  ipcMain: IpcMainLike,
+  client: Pick<SidecarClient, 'request' | 'on' | 'removeListener'> & Partial<Pick<SidecarClient, 'state' | 'restart'>>,
+  getWindows: () => Iterable<{ webContents: WebContentsLike; isDestroyed?(): boolean } | WebContentsLike>,
   options?: RegisterOptionsIpc,
 ): () => void;
 
@@ -139,8 +183,16 @@ export type Unsubscribe = () => void;
 /** What `sidecar:state` tells the windows. */
 export type SidecarState =
   | { state: 'exited'; code: number | null; signal: string | null }
+  | { state: 'restarting'; attempt: number; delayMs: number }
   | { state: 'running'; attempt: number }
   | { state: 'failed'; attempts: number };
+
+/** The answer of `window.sweatshop.sidecar.state()`. */
+export interface SidecarStateNow {
+  state: ClientState;
+  /** whether the app registered `openLoginUrl` (the Open action) */
+  canOpenOrgs: boolean;
+}
 
 export interface SweatshopApi {
   orgs: {
@@ -165,10 +217,15 @@ export interface SweatshopApi {
     onChanged(callback: (change: SidecarNotifications extends { 'governance:changed': infer G } ? G : unknown) => void): Unsubscribe;
   };
   agents: {
+    /** Opens the org the agent holds through the app's `openLoginUrl`; the URL never reaches the page. */
+    open(agentId: string): Promise<{ opened: true; org: ScratchOrg }>;
     onStatus(callback: (status: SidecarNotifications extends { 'agent:status': infer S } ? S : unknown) => void): Unsubscribe;
     onTerminalOutput(callback: (output: SidecarNotifications extends { 'terminal:output': infer T } ? T : unknown) => void): Unsubscribe;
   };
   sidecar: {
+    state(): Promise<SidecarStateNow>;
+    /** The person's Retry after the client gave up: `client.restart()` in the main process. */
+    restart(): Promise<{ state: ClientState }>;
     onState(callback: (state: SidecarState) => void): Unsubscribe;
   };
 }

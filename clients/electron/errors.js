@@ -22,6 +22,8 @@ const ClientErrorCode = Object.freeze({
   SIDECAR_UNAVAILABLE: 'SIDECAR_UNAVAILABLE',
   /** the client was closed */
   SIDECAR_CLOSED: 'SIDECAR_CLOSED',
+  /** the caller aborted the request (its `AbortSignal`); the sidecar was told to stop it (`$/cancelRequest`) */
+  REQUEST_ABORTED: 'REQUEST_ABORTED',
   /** the sidecar sent an error without a usable code */
   INTERNAL: 'INTERNAL',
 });

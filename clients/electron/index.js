@@ -5,7 +5,7 @@
  * @module @sweatshop/electron-sidecar-client
  */
 const { SidecarClient, startSidecar } = require('./sidecar-client');
-const { registerOrgChannels, RENDERER_CHANNELS, SIDECAR_STATE_CHANNEL } = require('./ipc');
+const { registerOrgChannels, RENDERER_CHANNELS, SIDECAR_STATE_CHANNEL, LOCAL_CHANNELS } = require('./ipc');
 const { SidecarError, ClientErrorCode, fromRpcError, toIpcError, decodeIpcError } = require('./errors');
 
 module.exports = {
@@ -14,6 +14,7 @@ module.exports = {
   registerOrgChannels,
   RENDERER_CHANNELS,
   SIDECAR_STATE_CHANNEL,
+  LOCAL_CHANNELS,
   SidecarError,
   ClientErrorCode,
   fromRpcError,

@@ -87,10 +87,13 @@ function buildSweatshopApi(ipcRenderer) {
       onChanged: subscription('governance:changed'),
     },
     agents: {
+      open: (agentId) => invoke('agent:open', agentId),
       onStatus: subscription('agent:status'),
       onTerminalOutput: subscription('terminal:output'),
     },
     sidecar: {
+      state: () => invoke('sidecar:state'),
+      restart: () => invoke('sidecar:restart'),
       onState: subscription('sidecar:state'),
     },
   };

@@ -3,7 +3,7 @@
 # `sf`) and browser (Debian's Chromium via playwright-core, under a strict CSP, backed by the real sidecar).
 #
 # Installs what they need when it is missing: Debian's chromium (apt-get, only when no Chromium is found) and the
-# npm dev dependency (npm ci). The Python side is expected to exist already: SWEATSHOP_PYTHON names its
+# npm dev dependencies (npm ci), and type-checks the README's main-process example against electron.d.ts. The Python side is expected to exist already: SWEATSHOP_PYTHON names its
 # interpreter (default ../../.venv/bin/python, as `make venv` creates it). With SWEATSHOP_REQUIRE_SIDECAR=1 (the
 # default here) a missing sidecar fails the run instead of skipping its tests.
 set -euo pipefail
@@ -33,10 +33,16 @@ if ! chromium_found; then
   fi
 fi
 
-if ! node -e 'require.resolve("playwright-core")' >/dev/null 2>&1; then
+# The dev dependencies: playwright-core (drives Chromium), typescript and electron (only for electron.d.ts: its
+# binary download never runs, ELECTRON_SKIP_BINARY_DOWNLOAD=1 and --ignore-scripts).
+if ! node -e 'require.resolve("playwright-core"); require.resolve("typescript/bin/tsc"); require.resolve("electron/electron.d.ts")' >/dev/null 2>&1; then
   echo "run-tests.sh: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
+
+# The README's main-process example against Electron's own types.
+echo "run-tests.sh: tsc --noEmit --strict -p examples/tsconfig.json"
+node node_modules/typescript/bin/tsc --noEmit --strict -p examples/tsconfig.json
 
 # Only *.test.js: node --test would otherwise run every .js under test/ (helpers, fixtures, page scripts).
 exec node --test test/unit/*.test.js test/integration/*.test.js test/browser/*.test.js

@@ -108,7 +108,7 @@ class SidecarClient extends EventEmitter {
     /** @type {import('node:child_process').ChildProcess | null} */
     this._child = null;
     this._nextId = 1;
-    /** @type {Map<number, {method: string, resolve: (v: any) => void, reject: (e: Error) => void, timer: NodeJS.Timeout | null}>} */
+    /** @type {Map<number, PendingEntry>} */
     this._pending = new Map();
     /** requests made while a restart is pending: sent once the new process runs */
     /** @type {{id: number, frame: Buffer}[]} */
@@ -162,9 +162,13 @@ class SidecarClient extends EventEmitter {
 
   /**
    * Sends a JSON-RPC request.
+   *
+   * A request that times out, or whose `signal` aborts, rejects at once and the sidecar is told to stop it
+   * (`$/cancelRequest`, as in LSP): the sidecar cancels the work and kills the `sf` process it started.
    * @param {string} method e.g. `org:claim`
    * @param {unknown[] | Record<string, unknown>} [params] positional (like `ipcRenderer.invoke` args) or by name
-   * @param {{timeoutMs?: number}} [options] `timeoutMs`: 0 disables the timeout
+   * @param {{timeoutMs?: number, signal?: AbortSignal}} [options] `timeoutMs`: 0 disables the timeout;
+   *   `signal`: aborting it cancels the request (rejects with `REQUEST_ABORTED`)
    * @returns {Promise<any>} the result; rejects with a {@link SidecarError}
    */
   request(method, params = [], options = {}) {
@@ -174,6 +178,10 @@ class SidecarClient extends EventEmitter {
     if (params === null || typeof params !== 'object') {
       return Promise.reject(new TypeError(`params of ${method} must be an array or an object`));
     }
+    const signal = options.signal;
+    if (signal?.aborted) {
+      return Promise.reject(abortedError(method, signal));
+    }
     if (this._state === 'closing' || this._state === 'closed') {
       return Promise.reject(new SidecarError(`The sidecar client is closed; "${method}" was not sent.`, {
         code: ClientErrorCode.SIDECAR_CLOSED, method,
@@ -181,7 +189,7 @@ class SidecarClient extends EventEmitter {
     }
     if (this._state === 'failed') {
       return Promise.reject(new SidecarError(
-        `The sidecar is not running (it failed to restart); "${method}" was not sent. Call start() to try again.`,
+        `SweatShop's org controller stopped and could not be restarted, so "${method}" was not sent.`,
         { code: ClientErrorCode.SIDECAR_UNAVAILABLE, method },
       ));
     }
@@ -191,19 +199,62 @@ class SidecarClient extends EventEmitter {
     const frame = encodeFrame({ jsonrpc: '2.0', id, method, params }, this.options.framing);
     const timeoutMs = options.timeoutMs ?? this.options.methodTimeoutsMs[method] ?? this.options.requestTimeoutMs;
     return new Promise((resolve, reject) => {
-      const entry = { method, resolve, reject, timer: /** @type {NodeJS.Timeout | null} */ (null) };
+      /** @type {PendingEntry} */
+      const entry = { method, resolve, reject, timer: null, cleanup: null };
       if (timeoutMs > 0) {
         entry.timer = setTimeout(() => {
-          this._pending.delete(id);
-          this._waiting = this._waiting.filter((w) => w.id !== id);
-          reject(new SidecarError(`The sidecar did not answer "${method}" within ${timeoutMs} ms.`, {
+          this._cancel(id);
+          reject(new SidecarError(`The sidecar did not answer "${method}" within ${timeoutMs} ms; it was asked to stop it.`, {
             code: ClientErrorCode.REQUEST_TIMEOUT, method,
           }));
         }, timeoutMs);
       }
+      if (signal) {
+        const onAbort = () => {
+          this._cancel(id);
+          reject(abortedError(method, signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
       this._pending.set(id, entry);
       if (this._state === 'restarting') this._waiting.push({ id, frame });
       else this._write(frame);
+    });
+  }
+
+  /**
+   * Forgets request `id` and, if it already reached the sidecar, tells the sidecar to stop it.
+   * @param {number} id
+   */
+  _cancel(id) {
+    const entry = this._pending.get(id);
+    if (!entry) return;
+    this._pending.delete(id);
+    settle(entry);
+    const queued = this._waiting.findIndex((w) => w.id === id);
+    if (queued >= 0) {
+      this._waiting.splice(queued, 1); // never sent: nothing to cancel on the other side
+      return;
+    }
+    this.notify('$/cancelRequest', { id });
+  }
+
+  /**
+   * Tries again now: after the client gave up (`'gave-up'`, state `failed`) it starts a new sidecar with a fresh
+   * backoff; while a restart is pending it starts the new process without waiting for the delay. A running
+   * sidecar is left alone. This is what a "Retry" button should call.
+   * @returns {Promise<void>}
+   */
+  restart() {
+    if (this._state === 'restarting' && this._restartTimer) {
+      clearTimeout(this._restartTimer);
+      this._restartTimer = null;
+      return this._respawn();
+    }
+    if (this._state !== 'failed') return this.start();
+    return this.start().then(() => {
+      this.emit('restarted', { attempt: 0, pid: this.pid });
     });
   }
 
@@ -413,19 +464,26 @@ class SidecarClient extends EventEmitter {
     this._restartTimer = setTimeout(() => {
       this._restartTimer = null;
       if (this._state !== 'restarting') return;
-      const attempt = this._attempt;
-      const spawned = this._spawn();
-      // The new process has its stdin now: send what waited for it (a failed spawn rejects it all in _onGone).
-      const waiting = this._waiting;
-      this._waiting = [];
-      for (const w of waiting) if (this._pending.has(w.id)) this._write(w.frame);
-      spawned.then(
-        () => this.emit('restarted', { attempt, pid: this.pid }),
-        () => {
-          /* reported through _onGone, which schedules the next attempt */
-        },
-      );
+      this._respawn().catch(() => {
+        /* reported through _onGone, which schedules the next attempt */
+      });
     }, delayMs);
+  }
+
+  /**
+   * Starts the next process of a restart and sends what waited for it.
+   * @returns {Promise<void>}
+   */
+  _respawn() {
+    const attempt = this._attempt;
+    const spawned = this._spawn();
+    // The new process has its stdin now: send what waited for it (a failed spawn rejects it all in _onGone).
+    const waiting = this._waiting;
+    this._waiting = [];
+    for (const w of waiting) if (this._pending.has(w.id)) this._write(w.frame);
+    return spawned.then(() => {
+      this.emit('restarted', { attempt, pid: this.pid });
+    });
   }
 
   /** @param {Buffer} frame */
@@ -473,7 +531,7 @@ class SidecarClient extends EventEmitter {
       return; // an answer to a request that timed out
     }
     this._pending.delete(m.id);
-    if (entry.timer) clearTimeout(entry.timer);
+    settle(entry);
     if (m.error) entry.reject(fromRpcError(m.error, entry.method));
     else entry.resolve(m.result === undefined ? null : m.result);
   }
@@ -488,7 +546,7 @@ class SidecarClient extends EventEmitter {
     this._pending.clear();
     this._waiting = [];
     for (const entry of pending) {
-      if (entry.timer) clearTimeout(entry.timer);
+      settle(entry);
       entry.reject(new SidecarError(`${what} "${entry.method}"${suffix}`, { code, method: entry.method }));
     }
   }
@@ -504,7 +562,7 @@ class SidecarClient extends EventEmitter {
       const entry = this._pending.get(w.id);
       if (!entry) continue;
       this._pending.delete(w.id);
-      if (entry.timer) clearTimeout(entry.timer);
+      settle(entry);
       entry.reject(new SidecarError(`"${entry.method}" was not sent: ${why}.`, { code, method: entry.method }));
     }
   }
@@ -523,6 +581,38 @@ class SidecarClient extends EventEmitter {
     }
     killGroup(child.pid, signal);
   }
+}
+
+/**
+ * @typedef {object} PendingEntry a request awaiting its answer
+ * @property {string} method
+ * @property {(v: any) => void} resolve
+ * @property {(e: Error) => void} reject
+ * @property {NodeJS.Timeout | null} timer its timeout
+ * @property {(() => void) | null} cleanup removes its abort listener
+ */
+
+/**
+ * Stops an entry's timer and abort listener: it is being answered, rejected or cancelled.
+ * @param {PendingEntry} entry
+ */
+function settle(entry) {
+  if (entry.timer) clearTimeout(entry.timer);
+  entry.timer = null;
+  entry.cleanup?.();
+  entry.cleanup = null;
+}
+
+/**
+ * @param {string} method
+ * @param {AbortSignal} signal
+ * @returns {SidecarError}
+ */
+function abortedError(method, signal) {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  return new SidecarError(`"${method}" was cancelled by its caller${reason}.`, {
+    code: ClientErrorCode.REQUEST_ABORTED, method, cause: signal.reason,
+  });
 }
 
 /**

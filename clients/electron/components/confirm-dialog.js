@@ -9,7 +9,7 @@
  * ```
  * @module components/confirm-dialog
  */
-import { h, replaceChildren, sheet } from './dom.js';
+import { BaseElement, deepActiveElement, define, h, replaceChildren, sheet } from './dom.js';
 import { baseSheet } from './theme.js';
 
 const dialogSheet = sheet(`
@@ -21,7 +21,7 @@ dialog {
   padding: 16px 18px;
   min-width: 280px;
   max-width: min(460px, 90vw);
-  box-shadow: 0 8px 24px rgba(0, 0, 0, 0.2);
+  box-shadow: 0 8px 24px var(--_shadow);
 }
 dialog::backdrop { background: rgba(0, 0, 0, 0.35); }
 h2 { font-size: 16px; margin: 0 0 8px; }
@@ -38,7 +38,7 @@ p { margin: 0 0 16px; }
  * @property {boolean} [danger=false] style the confirm button as destructive
  */
 
-export class SweatshopConfirm extends HTMLElement {
+export class SweatshopConfirm extends BaseElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
@@ -96,11 +96,4 @@ export class SweatshopConfirm extends HTMLElement {
   }
 }
 
-/** @returns {Element | null} the focused element, looking inside open shadow roots */
-function deepActiveElement() {
-  let el = document.activeElement;
-  while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
-  return el;
-}
-
-if (!customElements.get('sweatshop-confirm')) customElements.define('sweatshop-confirm', SweatshopConfirm);
+define('sweatshop-confirm', SweatshopConfirm);

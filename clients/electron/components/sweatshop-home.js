@@ -13,9 +13,11 @@
  * Data comes from `element.api` if set, else `window.sweatshop`.
  * @module components/sweatshop-home
  */
-import { h, replaceChildren, sheet } from './dom.js';
+import { BaseElement, coalesce, define, h, replaceChildren, sheet } from './dom.js';
 import { baseSheet } from './theme.js';
 import { errorCode, errorText } from './errors.js';
+import { entitlementText, planName } from './format.js';
+import { isOutage, outageBanner, watchSidecar } from './outage.js';
 import './confirm-dialog.js';
 import './org-list.js';
 import './org-pool-indicator.js';
@@ -29,7 +31,10 @@ header h2 { font-size: 18px; margin: 0; flex: 1 1 auto; }
 .selectors label { display: inline-flex; align-items: center; gap: 6px; }
 section { padding: 10px 0; }
 section h3 { font-size: 15px; margin: 0 0 8px; display: flex; align-items: center; gap: 12px; }
-dl.entitlements { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0 0 10px; }
+dl.entitlements { display: grid; grid-template-columns: minmax(0, max-content) 1fr; gap: 2px 16px; margin: 0 0 10px; }
+.banner.outage { position: sticky; top: 0; z-index: 5; }
+section h3 { flex-wrap: wrap; }
+.pool-name { max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 dl.entitlements dt { color: var(--_muted); }
 dl.entitlements dd { margin: 0; font-variant-numeric: tabular-nums; }
 .admin { border-top: 1px solid var(--_border); }
@@ -61,7 +66,7 @@ export function entitlementPairs(entitlements) {
 /** @param {any} x */
 const nameOf = (x) => x?.name ?? x?.displayName ?? x?.slug ?? x?.id ?? '';
 
-export class SweatshopHome extends HTMLElement {
+export class SweatshopHome extends BaseElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
@@ -75,18 +80,32 @@ export class SweatshopHome extends HTMLElement {
     this._indicator = /** @type {any} */ (h('org-pool-indicator'));
     this._entitlements = h('dl', { class: 'entitlements', 'aria-label': 'Entitlements' });
     this._poolName = h('span', { class: 'badge pool-name', hidden: true });
-    this._orgList = /** @type {any} */ (h('sweatshop-org-list', { actions: 'release remove', caption: 'Scratch orgs' }));
+    this._orgList = /** @type {any} */ (h('sweatshop-org-list', { class: 'pool-orgs', actions: 'release remove', caption: 'Scratch orgs' }));
+    this._banner = outageBanner(() => this._watch?.retry());
+    this._banner.el.classList.add('home-banner');
     this._pool = h('section', { class: 'pool', 'aria-labelledby': 'pool-title' },
       h('h3', { id: 'pool-title' }, 'Scratch-org pool', this._poolName, this._indicator),
       this._entitlements,
       this._orgList);
     this._admin = h('section', { id: 'admin', class: 'admin', 'aria-labelledby': 'admin-title', hidden: true });
+    // Messages about the whole view, at the top where the eye is (row-level ones go next to their row).
     this._message = h('p', { class: 'message', role: 'status', 'aria-live': 'polite' });
     this._confirm = /** @type {any} */ (h('sweatshop-confirm'));
     root.append(
+      this._banner.el,
       h('header', null, h('h2', null, 'SweatShop'), this._who, this._signIn, this._adminButton),
-      this._selectors, this._pool, this._admin, this._message, this._confirm,
+      this._message, this._selectors, this._pool, this._admin, this._confirm,
     );
+    /** @type {ReturnType<typeof watchSidecar> | null} */
+    this._watch = null;
+    /** `org:list` requests made (a test counts them) */
+    this.listRequests = 0;
+    this._listInFlight = false;
+    this._listAgain = false;
+    /** changes seen while an `org:list` was in flight: applied on top of its answer */
+    /** @type {any[]} */
+    this._changesDuringList = [];
+    this._listReload = coalesce(() => this._loadOrgs());
 
     /** @type {any} */
     this._api = null;
@@ -100,7 +119,6 @@ export class SweatshopHome extends HTMLElement {
     this.overview = null;
     /** @type {{organizationId: string | null, workspaceId: string | null}} */
     this._selection = { organizationId: null, workspaceId: null };
-    this._listVersion = 0;
 
     this._signIn.addEventListener('click', () => {
       this.dispatchEvent(new CustomEvent('sweatshop-sign-in', { bubbles: true, composed: true }));
@@ -134,26 +152,55 @@ export class SweatshopHome extends HTMLElement {
   }
 
   disconnectedCallback() {
+    this._disconnect();
+  }
+
+  _disconnect() {
     for (const off of this._unsubscribe.splice(0)) off();
+    this._watch?.off();
+    this._watch = null;
+    this._listReload.cancel();
   }
 
   _connect() {
-    for (const off of this._unsubscribe.splice(0)) off();
+    this._disconnect();
     const api = this.api;
     if (!api?.orgs) {
       this._say('The SweatShop bridge is not available in this window.', 'error');
       return;
     }
-    this._unsubscribe.push(api.orgs.onChanged(() => this._loadOrgs()));
+    this._unsubscribe.push(api.orgs.onChanged((/** @type {any} */ change) => this._onOrgChanged(change)));
     if (api.governance?.onChanged) {
       this._unsubscribe.push(api.governance.onChanged(() => this.reload()));
     }
-    if (api.sidecar?.onState) {
-      this._unsubscribe.push(api.sidecar.onState((/** @type {any} */ s) => {
-        if (s?.state === 'running') this.reload();
-      }));
-    }
+    this._watch = watchSidecar(api, (state, previous) => {
+      this._banner.show(state);
+      this._orgList.disabled = state !== 'running';
+      for (const b of this.shadowRoot?.querySelectorAll('button.reapply, button.sign-in') ?? []) {
+        /** @type {HTMLButtonElement} */ (b).disabled = state !== 'running';
+      }
+      const actions = this._watch?.canOpenOrgs() ? 'release remove open' : 'release remove';
+      if (this._orgList.getAttribute('actions') !== actions) this._orgList.setAttribute('actions', actions);
+      if (state === 'running' && previous !== 'running') this.reload();
+    });
     this.reload();
+  }
+
+  /**
+   * An `org:changed`: its `org` patches the list in place (no `org:list` round trip); a change without one asks
+   * for the list again, at most once per burst.
+   * @param {any} change
+   */
+  _onOrgChanged(change) {
+    if (this._listInFlight) this._changesDuringList.push(change);
+    if (change?.org && change.org.id !== undefined) this._applyChange(change);
+    else this._listReload.request();
+  }
+
+  /** @param {any} change */
+  _applyChange(change) {
+    if (change.reason === 'removed') this._orgList.removeOrg(change.org.id);
+    else this._orgList.upsert(change.org);
   }
 
   /**
@@ -169,8 +216,9 @@ export class SweatshopHome extends HTMLElement {
       this._render();
       if (!this._admin.hidden && this._isOperator) await this._loadOverview();
       else if (!this._isOperator) this._closeAdmin();
+      if (this._message.dataset.kind === 'error') this._say('');
     } catch (err) {
-      this._say(errorText(err), 'error');
+      if (!isOutage(err)) this._say(errorText(err), 'error');
     }
     await this._loadOrgs();
     this.dispatchEvent(new CustomEvent('sweatshop-home-ready', { detail: { view: this.view } }));
@@ -285,34 +333,66 @@ export class SweatshopHome extends HTMLElement {
   _renderPool(pool) {
     const pairs = entitlementPairs(pool?.entitlements);
     this._entitlements.hidden = pairs.length === 0;
-    replaceChildren(this._entitlements, pairs.map(([key, value]) => [
-      h('dt', null, key), h('dd', { dataset: { key } }, String(value)),
-    ]));
+    replaceChildren(this._entitlements, pairs.map(([key, value]) => {
+      const text = entitlementText(key, value);
+      return [h('dt', { dataset: { key } }, text.label), h('dd', { dataset: { key } }, text.value)];
+    }));
     this._poolName.hidden = !pool;
-    replaceChildren(this._poolName, pool ? [pool.name ?? pool.poolType ?? 'pool', ladderText(pool.ladder) ? ` · ${ladderText(pool.ladder)}` : ''] : '');
+    const plan = planName(pool?.ladder);
+    const poolName = pool ? String(pool.name ?? pool.poolType ?? 'pool') : '';
+    replaceChildren(this._poolName, pool ? [poolName, plan ? ` · ${plan}` : ''] : '');
+    this._poolName.title = pool ? `Pool ${poolName}${plan ? `, on the ${plan} plan` : ''}` : '';
   }
 
+  /**
+   * Reads the whole list: one request at a time; asked again meanwhile, it reads once more after.
+   * @returns {Promise<void>}
+   */
   async _loadOrgs() {
     const api = this.api;
     if (!api?.orgs) return;
-    const version = ++this._listVersion;
+    if (this._listInFlight) {
+      this._listAgain = true;
+      return;
+    }
+    this._listInFlight = true;
+    this._changesDuringList = [];
+    this.listRequests += 1;
     try {
       const orgs = await api.orgs.list();
-      if (version === this._listVersion) this._orgList.orgs = orgs;
+      this._orgList.orgs = orgs;
+      // what changed while the answer travelled is newer than it, or the same: apply it on top, in order
+      for (const change of this._changesDuringList) if (change?.org) this._applyChange(change);
     } catch (err) {
-      if (version === this._listVersion) this._say(errorText(err), 'error');
+      if (!isOutage(err)) this._say(errorText(err), 'error');
+    } finally {
+      this._listInFlight = false;
+      this._changesDuringList = [];
+    }
+    if (this._listAgain) {
+      this._listAgain = false;
+      await this._loadOrgs();
     }
   }
 
   /**
-   * @param {string} action `release` | `remove`
+   * Release, Remove (and Remove anyway) after a confirmation, and Open. The outcome shows next to the org's row
+   * (or at the top of the list when the row left) and is announced; the focus stays in the row.
+   * @param {string} action `release` | `remove` | `open`
    * @param {any} org
    */
   async _onOrgAction(action, org) {
     const api = this.api;
     const name = org.alias ?? org.id;
+    const list = this._orgList;
     try {
-      if (action === 'release') {
+      if (action === 'open') {
+        const agentId = org.assignedAgentId;
+        list.note(org.id, `Opening ${name} for ${agentId}…`);
+        // The main process asks the sidecar for a fresh login URL and hands it to the app: it never comes here.
+        await api.agents.open(agentId);
+        list.note(org.id, `Opened ${name}.`);
+      } else if (action === 'release') {
         const ok = await this._confirm.ask({
           title: `Release ${name}?`,
           message: `${org.assignedAgentId ?? 'Its agent'} loses access to ${name}, and the org goes back to the pool.`,
@@ -321,7 +401,7 @@ export class SweatshopHome extends HTMLElement {
         });
         if (!ok) return;
         await api.orgs.release(org.id);
-        this._say(`Released ${name}.`);
+        list.note(org.id, `Released ${name}: it is back in the pool.`);
       } else if (action === 'remove') {
         const ok = await this._confirm.ask({
           title: `Remove ${name} from the pool?`,
@@ -343,12 +423,13 @@ export class SweatshopHome extends HTMLElement {
           if (!force) return;
           await api.orgs.remove(org.id, { force: true });
         }
-        this._say(`Removed ${name} from the pool.`);
+        list.removeOrg(org.id);
+        list.note(org.id, `Removed ${name} from the pool.`);
       }
     } catch (err) {
-      this._say(errorText(err), 'error');
-    } finally {
-      this._loadOrgs();
+      if (isOutage(err)) return; // the banner says it
+      list.note(org.id, errorText(err), 'error');
+      this._listReload.request(); // what we show may be stale
     }
   }
 
@@ -419,7 +500,7 @@ export class SweatshopHome extends HTMLElement {
           ? h('ul', null, pools.map((p) => h('li', { class: 'pool-row', dataset: { poolId: String(p.id) } },
             h('span', null, p.name ?? p.poolType ?? 'pool'),
             p.isAutoManaged ? h('span', { class: 'badge' }, 'auto-managed') : null,
-            h('span', { class: 'badge ladder' }, ladderText(p.ladder) || 'no plan'),
+            h('span', { class: 'badge ladder' }, planName(p.ladder) || 'no plan'),
             h('button', {
               type: 'button', class: 'reapply',
               'aria-label': `Re-apply defaults to the ${p.name ?? p.poolType ?? 'pool'} pool of ${nameOf(o)}`,
@@ -451,7 +532,7 @@ export class SweatshopHome extends HTMLElement {
     const ok = await this._confirm.ask({
       title: 'Re-apply the default plan?',
       message: `The ${pool.name ?? pool.poolType ?? ''} pool of ${nameOf(organization)} goes back to its organization type's `
-        + 'default plan (rank 0 of its ladder); entitlements above it are dropped.',
+        + 'default plan; entitlements above it are dropped.',
       confirmLabel: 'Re-apply defaults',
       danger: true,
     });
@@ -477,15 +558,6 @@ export class SweatshopHome extends HTMLElement {
   }
 }
 
-/**
- * @param {any} ladder `{ladder, rank, product}` or null
- * @returns {string} e.g. `core rank 0 (public-tier)`, or an empty string
- */
-function ladderText(ladder) {
-  if (!ladder || typeof ladder !== 'object') return '';
-  return `${ladder.ladder} rank ${ladder.rank}${ladder.product ? ` (${ladder.product})` : ''}`;
-}
-
 /** @param {any} member */
 function rolesOf(member) {
   if (Array.isArray(member?.roles)) return member.roles.map(String);
@@ -493,4 +565,4 @@ function rolesOf(member) {
   return [];
 }
 
-if (!customElements.get('sweatshop-home')) customElements.define('sweatshop-home', SweatshopHome);
+define('sweatshop-home', SweatshopHome);

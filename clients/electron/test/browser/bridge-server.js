@@ -19,9 +19,10 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
 
 /**
  * @param {import('../../sidecar-client').SidecarClient} client
+ * @param {import('../../ipc').RegisterOptions} [registerOptions] passed to registerOrgChannels (e.g. openLoginUrl)
  * @returns {Promise<{url: string, close: () => Promise<void>, invokes: {channel: string, args: unknown[]}[]}>}
  */
-async function startBridgeServer(client) {
+async function startBridgeServer(client, registerOptions = {}) {
   /** @type {Set<import('node:http').ServerResponse>} */
   const streams = new Set();
   const sseWindow = {
@@ -34,7 +35,7 @@ async function startBridgeServer(client) {
     },
   };
   const ipcMain = new FakeIpcMain();
-  const dispose = registerOrgChannels(ipcMain, client, () => [sseWindow]);
+  const dispose = registerOrgChannels(ipcMain, client, () => [sseWindow], registerOptions);
   const invokes = [];
 
   const preloadSource = () => [

@@ -22,7 +22,7 @@ const { processesMentioning } = require('../helpers/processes');
 const SCREENSHOTS = process.env.SWEATSHOP_SCREENSHOTS_DIR
   ? path.resolve(process.env.SWEATSHOP_SCREENSHOTS_DIR)
   : fs.mkdtempSync(path.join(os.tmpdir(), 'sweatshop-screenshots-'));
-const RGB = { green: 'rgb(45, 164, 78)', yellow: 'rgb(212, 167, 44)', red: 'rgb(207, 34, 46)' };
+const RGB = { green: 'rgb(26, 127, 55)', yellow: 'rgb(163, 113, 0)', red: 'rgb(207, 34, 46)' };
 const skip = chromiumSkip() || sidecarSkip();
 
 describe('components in Chromium under a strict CSP, backed by the real sidecar', { skip }, () => {
@@ -55,7 +55,33 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     browser = await launch();
   });
 
+  /** @type {{h: ReturnType<typeof makeHome>, client: SidecarClient, server: Awaited<ReturnType<typeof startBridgeServer>>}[]} */
+  const stacks = [];
+  /**
+   * Another sidecar (own home) behind its own bridge server, for tests that need a big pool, a killed sidecar or
+   * the app's openLoginUrl callback.
+   * @param {Parameters<typeof makeHome>[0]} homeOptions
+   * @param {object} [clientOptions]
+   * @param {object} [registerOptions]
+   */
+  async function stack(homeOptions, clientOptions = {}, registerOptions = {}) {
+    const sh = makeHome(homeOptions);
+    const c = new SidecarClient(realOptions(sh, clientOptions));
+    await c.start();
+    const s = await startBridgeServer(c, registerOptions);
+    const entry = { h: sh, client: c, server: s };
+    stacks.push(entry);
+    return entry;
+  }
+
   after(async () => {
+    for (const st of stacks) {
+      await st.server.close();
+      await st.client.close();
+      const left = processesMentioning(st.h.home);
+      st.h.cleanup();
+      assert.deepEqual(left, [], 'no sidecar process left (extra stack)');
+    }
     await browser?.close();
     await server?.close();
     await client?.close();
@@ -79,11 +105,14 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
   /**
    * Opens the test page and waits until the components have their first data.
    * @param {string} [only] 'indicator' | 'home'
+   * @param {{via?: {url: string}, before?: (page: import('playwright-core').Page) => Promise<void>}} [options]
+   *   `via`: another bridge server (stack); `before`: runs before the page loads (media, clock)
    * @returns {Promise<import('playwright-core').Page>}
    */
-  async function open(only) {
+  async function open(only, { via = server, before } = {}) {
     const page = await browser.context.newPage();
     pages.push(page);
+    if (before) await before(page);
     await page.addInitScript(() => {
       const w = /** @type {any} */ (window);
       w.__csp = [];
@@ -96,7 +125,7 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
       if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
     });
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    const response = await page.goto(`${server.url}${only ? `?only=${only}` : ''}`);
+    const response = await page.goto(`${via.url}${only ? `?only=${only}` : ''}`);
     assert.equal(response?.headers()['content-security-policy'], "default-src 'self'");
     await page.waitForFunction(() => /** @type {any} */ (window).__componentsLoaded && /** @type {any} */ (window).__bridgeReady);
     await page.waitForFunction(() => {
@@ -300,7 +329,7 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     // ... and Confirm releases
     await list.getByRole('button', { name: `Release ${leasedAlias}` }).click();
     await dialog.getByRole('button', { name: 'Release' }).click();
-    await page.waitForFunction(() => /Released/.test(document.querySelector('#home')?.shadowRoot?.querySelector('.message')?.textContent ?? ''));
+    await page.waitForFunction(() => /Released/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list')?.shadowRoot?.querySelector('tr.note')?.textContent ?? ''));
     assert.equal((await client.request('org:list')).find((o) => o.alias === leasedAlias).status, 'available');
 
     // Remove a leased org: confirm, the sidecar says ORG_LEASED, a second confirmation forces it
@@ -310,7 +339,7 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     await dialog.getByRole('button', { name: 'Remove' }).click();
     await page.waitForFunction(() => /is leased/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-confirm')?.shadowRoot?.querySelector('h2')?.textContent ?? ''));
     await dialog.getByRole('button', { name: 'Remove anyway' }).click();
-    await page.waitForFunction(() => /Removed/.test(document.querySelector('#home')?.shadowRoot?.querySelector('.message')?.textContent ?? ''));
+    await page.waitForFunction(() => /Removed/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list')?.shadowRoot?.querySelector('.live')?.textContent ?? ''));
     assert.equal((await client.request('org:list')).some((o) => o.id === victim.id), false);
     await list.locator(`tr[data-org-id="${victim.id}"]`).waitFor({ state: 'detached' });
   });
@@ -402,7 +431,360 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     assert.equal(await maxActive(), '10');
     await page.getByLabel('Workspace').selectOption('w3');
     assert.equal(await maxActive(), '2');
-    assert.match(await page.locator('#home .pool-name').textContent(), /acme-regression · core rank 0/);
+    assert.match(await page.locator('#home .pool-name').textContent(), /^acme-regression · Public tier$/);
+    assert.equal(await page.locator('#home dt[data-key="scratchOrgs.maxActive"]').textContent(), 'Scratch orgs at once');
+    assert.equal(await page.locator('#home dd[data-key="scratchOrgs.maxDurationDays"]').textContent(), '7 days');
     await shot(page, 'home-full.png');
+  });
+
+  // ---- the list as its users meet it: long values, narrow windows, live updates, outages, themes ----------------
+
+  /** @type {Awaited<ReturnType<typeof stack>> | null} */
+  let big = null;
+  /** A pool of up to 300 orgs (its own sidecar), shared by the tests below in order. */
+  const bigStack = async () => {
+    big ??= await stack({ orgPool: { maxOrgs: 300 } });
+    return big;
+  };
+  const LONG_ALIAS = `qa-${'x'.repeat(77)}`; // 80 characters, the most the sidecar allows
+  const LONG_AGENT = `agent-${'y'.repeat(114)}`; // 120 characters
+
+  /** @param {import('playwright-core').Page} page */
+  const focusedLabel = (page) => page.evaluate(() => {
+    let el = document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return el ? `${el.tagName.toLowerCase()}|${el.getAttribute('aria-label') ?? el.textContent}` : null;
+  });
+
+  /**
+   * No horizontal scroll, and every cell of the row (and its buttons) is inside the viewport with some width.
+   * @param {import('playwright-core').Page} page
+   * @param {import('playwright-core').Locator} row
+   * @param {string[]} cells
+   */
+  async function assertFits(page, row, cells) {
+    const { vw, sw } = await page.evaluate(() => ({ vw: document.documentElement.clientWidth, sw: document.documentElement.scrollWidth }));
+    assert.ok(sw <= vw, `no horizontal scroll (scrollWidth ${sw} > ${vw})`);
+    for (const sel of cells) {
+      const box = await row.locator(sel).first().boundingBox();
+      assert.ok(box, `${sel} rendered`);
+      assert.ok(box.width >= 24 && box.x >= 0 && box.x + box.width <= vw + 0.5, `${sel} inside the ${vw} px viewport: ${JSON.stringify(box)}`);
+    }
+  }
+
+  test('long values: an 80-character alias and a 120-character agent id at 900 px and 480 px', async () => {
+    const B = await bigStack();
+    await B.client.request('org:register', [LONG_ALIAS, { expiresAt: new Date(Date.now() + 5 * 864e5).toISOString() }]);
+    for (const a of ['qa1', 'qa2', 'qa3']) await B.client.request('org:register', [a]);
+    const claimed = await B.client.request('org:claim', [LONG_AGENT]);
+    assert.equal(claimed.alias, LONG_ALIAS);
+
+    const page = await open('home', { via: B.server });
+    const row = page.locator(`#home sweatshop-org-list.pool-orgs tr[data-org-id="${claimed.id}"]`);
+    await row.waitFor();
+    const cells = ['th.alias', 'td.status-cell', 'td.agent', 'td.expiry', 'button.release', 'button.remove'];
+    await assertFits(page, row, cells);
+    const alias = await row.locator('th.alias .cell').evaluate((el) => ({
+      title: el.getAttribute('title'), clipped: el.scrollWidth > el.clientWidth, ellipsis: getComputedStyle(el).textOverflow,
+    }));
+    assert.deepEqual(alias, { title: LONG_ALIAS, clipped: true, ellipsis: 'ellipsis' });
+    assert.equal(await row.locator('td.agent .cell').getAttribute('title'), LONG_AGENT);
+    await shot(page, 'list-long-alias.png');
+
+    await page.setViewportSize({ width: 480, height: 720 });
+    await assertFits(page, row, cells);
+    await shot(page, 'list-narrow.png');
+
+    // the indicator's list: kept inside the window at 900 px, a sheet at 480 px
+    const bar = await open(undefined, { via: B.server });
+    for (const width of [900, 480]) {
+      await bar.setViewportSize({ width, height: 560 });
+      await bar.locator('#indicator button.indicator').click();
+      const popRow = bar.locator(`#indicator sweatshop-org-list tr[data-org-id="${claimed.id}"]`);
+      await popRow.waitFor();
+      const pop = await bar.locator('#indicator .popover').boundingBox();
+      assert.ok(pop && pop.x >= 0 && pop.x + pop.width <= width && pop.y >= 0 && pop.y + pop.height <= 560,
+        `popover inside ${width}x560: ${JSON.stringify(pop)}`);
+      await assertFits(bar, popRow, ['th.alias', 'td.status-cell', 'td.agent', 'td.expiry']);
+      if (width === 480) {
+        assert.equal(await bar.locator('#indicator .popover').getAttribute('data-sheet'), '');
+        await shot(bar, 'indicator-sheet-narrow.png');
+      }
+      // tabbing out of the open list (into the page after it) closes it
+      await bar.locator('#indicator button.sort[data-sort="expiry"]').focus(); // the list's last tab stop
+      await bar.keyboard.press('Tab');
+      assert.doesNotMatch(await focusedLabel(bar), /sort/);
+      await bar.waitForFunction(() => document.querySelector('#indicator')?.shadowRoot?.querySelector('.popover')?.hidden === true);
+    }
+  });
+
+  test('focus stays on the same button across 20 live changes, and after confirming Release from the keyboard', async () => {
+    const B = await bigStack();
+    const page = await open('home', { via: B.server });
+    const list = page.locator('#home sweatshop-org-list.pool-orgs');
+    const orgs = await B.client.request('org:list');
+    const qa1 = orgs.find((o) => o.alias === 'qa1');
+    await list.locator(`tr[data-org-id="${qa1.id}"]`).waitFor();
+    // sorted by status, so the live changes below also move rows around
+    await list.locator('button.sort[data-sort="status"]').click();
+    const removeQa1 = list.locator(`tr[data-org-id="${qa1.id}"] button.remove`);
+    await removeQa1.focus();
+    const want = 'button|Remove qa1';
+    assert.equal(await focusedLabel(page), want);
+    const others = orgs.filter((o) => o.alias === 'qa2' || o.alias === 'qa3');
+    for (let i = 0; i < 20; i += 1) {
+      const target = others[i % 2];
+      const leased = i % 4 < 2;
+      if (leased) await B.client.request('org:claim', [`agent-f${i % 2}`]);
+      else await B.client.request('org:release', [target.id]);
+      await page.waitForFunction(({ id, status }) => {
+        const l = document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs');
+        return l?.shadowRoot?.querySelector(`tr[data-org-id="${id}"]`)?.getAttribute('data-status') === status;
+      }, { id: target.id, status: leased ? 'leased' : 'available' }).catch(() => {});
+      assert.equal(await focusedLabel(page), want, `focus kept after change ${i + 1}`);
+    }
+
+    // Release confirmed from the keyboard: the focus stays in the row (on Remove, since Release goes away)
+    const longRow = list.locator(`tr[data-org-id]`, { has: page.locator(`th[scope=row] .cell[title="${LONG_ALIAS}"]`) });
+    await longRow.locator('button.release').focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#home sweatshop-confirm dialog');
+    await dialog.waitFor({ state: 'visible' });
+    await page.keyboard.press('Tab'); // Cancel -> Release
+    await page.keyboard.press('Enter');
+    await longRow.locator('button.release').waitFor({ state: 'hidden' });
+    await page.waitForFunction(() => /Released/.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot?.querySelector('tr.note')?.textContent ?? ''));
+    assert.equal(await focusedLabel(page), `button|Remove ${LONG_ALIAS}`);
+    assert.equal(await list.locator('.live').getAttribute('aria-live'), 'polite');
+  });
+
+  test('a burst of 200 changes renders a few times and asks org:list at most a few times; 50 orgs: sticky header, filter, sort, notes in view', async () => {
+    const B = await bigStack();
+    const have = (await B.client.request('org:list')).length;
+    await Promise.all(Array.from({ length: 50 - have }, (_, i) => B.client.request('org:register', [`pool-${String(i).padStart(2, '0')}`])));
+    const page = await open('home', { via: B.server });
+    const list = page.locator('#home sweatshop-org-list.pool-orgs');
+    const rows = list.locator('tbody tr[data-org-id]');
+    await page.waitForFunction(() => document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot?.querySelectorAll('tbody tr[data-org-id]').length === 50);
+    const counters = () => page.evaluate(() => {
+      const home = /** @type {any} */ (document.querySelector('#home'));
+      return { list: home.shadowRoot.querySelector('sweatshop-org-list.pool-orgs').renderCount, indicator: home.shadowRoot.querySelector('org-pool-indicator').renderCount };
+    });
+    const orgLists = () => B.server.invokes.filter((i) => i.channel === 'org:list').length;
+    const before = await counters();
+    const listsBefore = orgLists();
+    const started = Date.now();
+    const added = await Promise.all(Array.from({ length: 100 }, (_, i) => B.client.request('org:register', [`burst-${i}`])));
+    await Promise.all(added.map((o) => B.client.request('org:remove', [o.id])));
+    const burstMs = Date.now() - started;
+    await page.waitForFunction(() => document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot?.querySelectorAll('tbody tr[data-org-id]').length === 50);
+    await page.waitForTimeout(800);
+    const after = await counters();
+    const renders = after.list - before.list;
+    const indicatorRenders = after.indicator - before.indicator;
+    const lists = orgLists() - listsBefore;
+    assert.ok(renders >= 1 && renders <= 12, `list rendered ${renders} times for 200 changes in ${burstMs} ms`);
+    assert.ok(indicatorRenders <= 12, `indicator rendered ${indicatorRenders} times`);
+    assert.ok(lists <= 2, `org:list asked ${lists} times for 200 changes`);
+
+    // a filter box past a dozen orgs
+    const filter = list.locator('input.filter');
+    assert.equal(await filter.isVisible(), true);
+    await filter.fill('pool-1');
+    assert.equal(await rows.count(), 10);
+    assert.equal(await list.locator('.count').textContent(), '10 of 50');
+    await filter.fill('');
+    assert.equal(await rows.count(), 50);
+    // sorting by alias, both ways
+    await list.locator('button.sort[data-sort="alias"]').click();
+    assert.equal(await list.locator('th.col-alias').getAttribute('aria-sort'), 'ascending');
+    const firstAsc = await rows.first().locator('th.alias').textContent();
+    await list.locator('button.sort[data-sort="alias"]').click();
+    assert.equal(await list.locator('th.col-alias').getAttribute('aria-sort'), 'descending');
+    assert.notEqual(await rows.first().locator('th.alias').textContent(), firstAsc);
+    assert.equal(await rows.last().locator('th.alias').textContent(), firstAsc);
+    // the header stays in view when the page scrolls
+    await page.mouse.wheel(0, 1200);
+    await page.waitForFunction(() => window.scrollY > 600);
+    const head = await list.locator('thead th.col-alias').boundingBox();
+    assert.ok(head && head.y >= -1 && head.y <= 2, `sticky header at the top: ${JSON.stringify(head)}`);
+    await shot(page, 'list-50-sticky.png');
+
+    // Release far down the list: the confirmation shows next to the row, in view
+    const held = await B.client.request('org:claim', ['agent-40']);
+    const heldRow = list.locator(`tr[data-org-id="${held.id}"]`);
+    await heldRow.locator('button.release').waitFor();
+    await heldRow.locator('button.release').click();
+    await page.locator('#home sweatshop-confirm dialog').getByRole('button', { name: 'Release' }).click();
+    const note = list.locator(`tr.note[data-note-for="${held.id}"]`);
+    await note.waitFor();
+    const box = await note.boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 560, `the note is in view: ${JSON.stringify(box)}`);
+    assert.match(await note.textContent(), /^Released /);
+  });
+
+  test('"Expires in" ticks by itself: every minute, then every second in the last minute (fake clock)', async () => {
+    const B = await bigStack();
+    const start = Date.now();
+    const org = await B.client.request('org:register', ['tick', { expiresAt: new Date(start + 150_000).toISOString() }]);
+    const page = await open('home', { via: B.server, before: (p) => p.clock.install({ time: start }) });
+    const cell = page.locator(`#home sweatshop-org-list.pool-orgs tr[data-org-id="${org.id}"] td.expiry time`);
+    await cell.waitFor();
+    assert.equal(await cell.textContent(), '2m');
+    await page.clock.runFor(60_000);
+    await page.waitForFunction((id) => document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot?.querySelector(`tr[data-org-id="${id}"] time`)?.textContent === '1m', org.id);
+    await page.clock.runFor(45_000);
+    const secs = Number((await cell.textContent()).replace(/s$/, ''));
+    assert.ok(secs > 30 && secs <= 45, `seconds in the last minute: ${await cell.textContent()}`);
+    await page.clock.runFor(5_000);
+    const later = Number((await cell.textContent()).replace(/s$/, ''));
+    assert.ok(secs - later >= 4 && secs - later <= 6, `${secs}s -> ${later}s after 5 s`);
+    await page.clock.runFor(60_000);
+    assert.equal(await cell.textContent(), 'expired');
+    await B.client.request('org:remove', [org.id]);
+  });
+
+  /**
+   * WCAG relative luminance contrast of two computed `rgb(...)` colors.
+   * @param {string} a
+   * @param {string} b
+   */
+  const contrast = (a, b) => {
+    const lum = (c) => {
+      const [r, g, bl] = (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number).map((v) => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+    };
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+
+  for (const scheme of /** @type {const} */ (['light', 'dark'])) {
+    test(`contrast (${scheme}): each level's dot and the list's status dots are 3:1 or more against their surface`, async () => {
+      const page = await open(undefined, { before: (p) => p.emulateMedia({ colorScheme: scheme }) });
+      const measured = await page.evaluate(() => {
+        const ind = /** @type {any} */ (document.querySelector('#indicator')).shadowRoot;
+        const dot = ind.querySelector('.dot');
+        const surface = getComputedStyle(ind.querySelector('button.indicator')).backgroundColor;
+        const out = [];
+        for (const level of ['green', 'yellow', 'red', 'unknown']) {
+          dot.dataset.level = level;
+          out.push({ what: `dot ${level}`, fg: getComputedStyle(dot).backgroundColor, bg: surface });
+        }
+        const list = /** @type {any} */ (document.querySelector('#home')).shadowRoot.querySelector('sweatshop-org-list.pool-orgs').shadowRoot;
+        const homeBg = getComputedStyle(/** @type {any} */ (document.querySelector('#home'))).backgroundColor;
+        for (const status of list.querySelectorAll('.status')) {
+          out.push({ what: `status ${status.dataset.status}`, fg: getComputedStyle(status, '::before').backgroundColor, bg: homeBg });
+        }
+        return { out, scheme: getComputedStyle(document.querySelector('#home')).colorScheme };
+      });
+      assert.equal(measured.scheme, 'light dark');
+      assert.ok(measured.out.length >= 5);
+      for (const { what, fg, bg } of measured.out) {
+        const ratio = contrast(fg, bg);
+        assert.ok(ratio >= 3, `${scheme} ${what}: ${fg} on ${bg} is ${ratio.toFixed(2)}:1`);
+      }
+    });
+  }
+
+  test('dark theme from prefers-color-scheme, still overridable through --sweatshop-* properties', async () => {
+    const B = await bigStack();
+    const page = await open(undefined, { via: B.server, before: (p) => p.emulateMedia({ colorScheme: 'dark' }) });
+    await page.locator('#home sweatshop-org-list.pool-orgs tbody tr').first().waitFor();
+    const bg = () => page.locator('#home').evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(await bg(), 'rgb(13, 17, 23)');
+    await page.locator('#indicator button.indicator').click();
+    await page.locator('#indicator sweatshop-org-list tbody tr').first().waitFor();
+    await shot(page, 'home-dark.png');
+    await page.evaluate(() => document.documentElement.style.setProperty('--sweatshop-bg', 'rgb(40, 10, 60)'));
+    assert.equal(await bg(), 'rgb(40, 10, 60)');
+  });
+
+  test('the sidecar killed: a banner and disabled actions; after it gives up, a sentence for people and Retry', async () => {
+    const O = await stack({ orgPool: { maxOrgs: 4 } }, { restart: { initialDelayMs: 1500, maxDelayMs: 1500, maxAttempts: 2 } });
+    await O.client.request('org:register', ['qa1']);
+    await O.client.request('org:claim', ['agent-1']);
+    const page = await open(undefined, { via: O.server });
+    const list = page.locator('#home sweatshop-org-list.pool-orgs');
+    await list.locator('tbody tr button.release').waitFor();
+    const banner = page.locator('#home .banner.home-banner');
+    assert.equal(await banner.isHidden(), true);
+    assert.equal(await list.locator('button.release').isDisabled(), false);
+
+    const python = O.client.options.python;
+    O.client.options.python = '/nonexistent/python3'; // every restart fails from now on
+    process.kill(O.client.pid, 'SIGKILL');
+    await banner.waitFor({ state: 'visible' });
+    assert.match(await banner.textContent(), /lost contact with its org controller and is starting it again/);
+    assert.equal(await list.locator('button.release').isDisabled(), true);
+    assert.equal(await list.locator('button.remove').isDisabled(), true);
+    await page.waitForFunction(() => document.querySelector('#indicator')?.shadowRoot?.querySelector('.label')?.textContent === 'Orgs: reconnecting…');
+    await shot(page, 'outage-banner.png');
+
+    await page.waitForFunction(() => document.querySelector('#home')?.shadowRoot?.querySelector('.banner.home-banner')?.dataset.state === 'failed', null, { timeout: 15_000 });
+    const text = await banner.locator('.banner-text').textContent();
+    assert.match(text, /could not be started again\. Your orgs and leases are kept\./);
+    assert.doesNotMatch(await page.locator('body').evaluate(() => {
+      const all = [];
+      const walk = (n) => { all.push(n.textContent ?? ''); for (const el of n.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot); };
+      walk(document);
+      return all.join(' ');
+    }), /start\(\)|restart\(\)|Call /);
+    assert.equal(await list.locator('button.release').isDisabled(), true);
+    await shot(page, 'outage-gave-up.png');
+
+    O.client.options.python = python;
+    await banner.getByRole('button', { name: 'Retry' }).click();
+    await banner.waitFor({ state: 'hidden', timeout: 15_000 });
+    await page.waitForFunction(() => {
+      const l = document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot;
+      const b = l?.querySelector('button.release');
+      return b && !b.disabled;
+    });
+    await waitForLabel(page, 'Orgs: 0/4 available');
+    assert.equal(O.client.state, 'running');
+  });
+
+  test('Open: the app\'s callback gets a fresh login URL; the page never sees it', async () => {
+    const opened = [];
+    const P = await stack({ orgPool: { maxOrgs: 4 }, sfOrgs: [{ alias: 'qa-open' }] }, {}, {
+      openLoginUrl: (url, info) => {
+        opened.push({ url, agentId: info.agentId, alias: info.org.alias });
+      },
+    });
+    await P.client.request('org:register', ['qa-open']);
+    await P.client.request('org:register', ['qa-idle']);
+    await P.client.request('org:claim', ['agent-qa']);
+    const page = await open('home', { via: P.server });
+    const list = page.locator('#home sweatshop-org-list.pool-orgs');
+    const openButton = list.getByRole('button', { name: 'Open qa-open' });
+    await openButton.waitFor();
+    assert.equal(await list.locator('button.open:visible').count(), 1, 'only the org an agent holds can be opened');
+    await openButton.click();
+    await page.waitForFunction(() => /Opened qa-open\./.test(document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs')?.shadowRoot?.querySelector('tr.note')?.textContent ?? ''));
+    assert.equal(opened.length, 1);
+    assert.equal(opened[0].agentId, 'agent-qa');
+    assert.equal(opened[0].alias, 'qa-open');
+    assert.match(opened[0].url, /^https:\/\/.+\/secur\/frontdoor\.jsp\?otp=/);
+    const otp = new URL(opened[0].url).searchParams.get('otp');
+    const dom = await page.evaluate(() => {
+      const parts = [document.documentElement.outerHTML];
+      const walk = (n) => { for (const el of n.querySelectorAll('*')) if (el.shadowRoot) { parts.push(el.shadowRoot.innerHTML); walk(el.shadowRoot); } };
+      walk(document);
+      return parts.join('\n');
+    });
+    assert.equal(dom.includes(otp), false, 'the login URL is not in the DOM');
+    assert.equal(dom.includes('frontdoor'), false);
+    const answers = P.server.invokes.filter((i) => i.channel === 'agent:open');
+    assert.deepEqual(answers.map((a) => a.args), [['agent-qa']]);
+    await shot(page, 'open-action.png');
+  });
+
+  test('without the app\'s openLoginUrl there is no Open button', async () => {
+    const page = await open('home');
+    await page.locator('#home sweatshop-org-list.pool-orgs tbody tr').first().waitFor();
+    assert.equal(await page.locator('#home sweatshop-org-list.pool-orgs button.open').count(), 0);
   });
 });

@@ -102,3 +102,28 @@ function processesMentioning(needle) {
 }
 
 module.exports.processesMentioning = processesMentioning;
+
+/**
+ * Live processes started with `name=value` in their environment (Linux /proc), with their command lines: finds
+ * the fake `sf` a sidecar started (and its children) by the state file it was given.
+ * @param {string} name
+ * @param {string} value
+ * @returns {{pid: number, cmdline: string}[]}
+ */
+function processesWithEnv(name, value) {
+  const wanted = `${name}=${value}`;
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!environ.includes(wanted) || !isAlive(Number(entry))) continue;
+      found.push({ pid: Number(entry), cmdline: fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() });
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
+  return found;
+}
+
+module.exports.processesWithEnv = processesWithEnv;

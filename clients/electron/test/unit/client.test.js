@@ -253,3 +253,44 @@ test('checkProtocol accepts the same major version and refuses another', async (
   assert.equal((await c.checkProtocol('1')).protocolVersion, '1.0');
   await assert.rejects(c.checkProtocol('2'), { code: 'PROTOCOL_MISMATCH' });
 });
+
+test('restart() after giving up starts a fresh sidecar; requests meanwhile say so in words', async (t) => {
+  const c = client([], { restart: { initialDelayMs: 10, maxDelayMs: 10, maxAttempts: 2 } });
+  t.after(() => c.close());
+  await c.start();
+  c.options.args.push('--crash-on-start'); // every restart now fails
+  const gaveUp = nextEvent(c, 'gave-up', 5000);
+  await c.request('test:crash', [3]).catch(() => {});
+  await gaveUp;
+  assert.equal(c.state, 'failed');
+  await assert.rejects(c.request('org:status'), (err) => {
+    assert.equal(err.code, 'SIDECAR_UNAVAILABLE');
+    assert.doesNotMatch(err.message, /start\(\)|restart\(\)/, 'a sentence for a person, not a developer instruction');
+    return true;
+  });
+  c.options.args.pop();
+  await c.restart();
+  assert.equal(c.state, 'running');
+  assert.equal((await c.request('org:status')).total, 0);
+});
+
+test('a request that times out sends $/cancelRequest with its id; one never sent is just dropped', async (t) => {
+  const c = client();
+  t.after(() => c.close());
+  const sent = [];
+  const write = c._write.bind(c);
+  c._write = (frame) => {
+    sent.push(JSON.parse(frame.toString('utf8')));
+    write(frame);
+  };
+  await c.start();
+  await assert.rejects(c.request('test:sleep', [2000], { timeoutMs: 50 }), { code: 'REQUEST_TIMEOUT' });
+  const id = sent.find((m) => m.method === 'test:sleep').id;
+  assert.deepEqual(sent.at(-1), { jsonrpc: '2.0', method: '$/cancelRequest', params: { id } });
+  const controller = new AbortController();
+  const slow = c.request('test:sleep', [2000], { signal: controller.signal });
+  controller.abort();
+  await assert.rejects(slow, { code: 'REQUEST_ABORTED' });
+  assert.equal(sent.filter((m) => m.method === '$/cancelRequest').length, 2);
+  assert.equal(c._pending.size, 0, 'nothing left awaiting an answer');
+});

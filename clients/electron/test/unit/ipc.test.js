@@ -2,7 +2,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventEmitter } = require('node:events');
-const { registerOrgChannels, RENDERER_CHANNELS } = require('../../ipc');
+const { registerOrgChannels, RENDERER_CHANNELS, LOCAL_CHANNELS } = require('../../ipc');
 const { SidecarError } = require('../../errors');
 const { FakeIpcMain, FakeWindow } = require('../helpers/fake-electron');
 
@@ -25,7 +25,7 @@ class RecordingClient extends EventEmitter {
 test('registers exactly the renderer-facing channels, and not auth:signIn', () => {
   const ipcMain = new FakeIpcMain();
   registerOrgChannels(ipcMain, new RecordingClient(), () => []);
-  assert.deepEqual([...ipcMain.handlers.keys()].sort(), [...RENDERER_CHANNELS].sort());
+  assert.deepEqual([...ipcMain.handlers.keys()].sort(), [...RENDERER_CHANNELS, LOCAL_CHANNELS.state, LOCAL_CHANNELS.restart].sort());
   for (const c of ['org:list', 'org:status', 'org:claim', 'org:release', 'org:discover', 'org:register', 'org:remove',
     'auth:session', 'auth:signOut', 'governance:home', 'governance:overview', 'governance:reapplyDefaults']) {
     assert.ok(ipcMain.handlers.has(c), c);
@@ -33,6 +33,50 @@ test('registers exactly the renderer-facing channels, and not auth:signIn', () =
   assert.equal(ipcMain.handlers.has('auth:signIn'), false);
   assert.equal(ipcMain.handlers.has('agent:provision'), false);
   assert.equal(ipcMain.handlers.has('org:checkAccess'), false);
+  assert.equal(ipcMain.handlers.has('agent:loginUrl'), false, 'the login URL never goes to a renderer');
+  assert.equal(ipcMain.handlers.has('agent:open'), false, 'no Open channel without the app\'s callback');
+});
+
+test('agent:open hands a fresh login URL to the app\'s callback; the renderer gets the org, never the URL', async () => {
+  const url = 'https://qa1.scratch.my.salesforce.com/secur/frontdoor.jsp?otp=SECRET123&startURL=%2F';
+  const org = { id: 'org_1', alias: 'qa1' };
+  const client = new RecordingClient({ 'agent:loginUrl': () => ({ loginUrl: url, org }) });
+  const ipcMain = new FakeIpcMain();
+  const opened = [];
+  let fail = false;
+  registerOrgChannels(ipcMain, client, () => [], {
+    openLoginUrl: (u, info) => {
+      if (fail) throw new Error(`cannot open ${u}`);
+      opened.push({ u, agentId: info.agentId, alias: info.org.alias, hasEvent: Boolean(info.event) });
+    },
+  });
+  const win = new FakeWindow();
+  const answer = await ipcMain.invoke(win.webContents, 'agent:open', 'agent-1');
+  assert.deepEqual(answer, { opened: true, org });
+  assert.deepEqual(client.requests.at(-1), { method: 'agent:loginUrl', params: ['agent-1'] });
+  assert.deepEqual(opened, [{ u: url, agentId: 'agent-1', alias: 'qa1', hasEvent: true }]);
+  assert.deepEqual(await ipcMain.invoke(win.webContents, 'sidecar:state'), { state: 'running', canOpenOrgs: true });
+  fail = true; // the app's own error quotes the URL: it must not cross to the renderer
+  await assert.rejects(ipcMain.invoke(win.webContents, 'agent:open', 'agent-1'), (err) => {
+    assert.match(err.message, /\[OPEN_FAILED\] The app could not open qa1\./);
+    assert.doesNotMatch(err.message, /SECRET123|frontdoor/);
+    return true;
+  });
+});
+
+test('sidecar:restart calls the client\'s restart; restarting is pushed to the windows', async () => {
+  const client = new RecordingClient();
+  client.state = 'failed';
+  client.restart = async () => {
+    client.state = 'running';
+  };
+  const ipcMain = new FakeIpcMain();
+  const win = new FakeWindow();
+  registerOrgChannels(ipcMain, client, () => [win]);
+  assert.deepEqual(await ipcMain.invoke(win.webContents, 'sidecar:state'), { state: 'failed', canOpenOrgs: false });
+  assert.deepEqual(await ipcMain.invoke(win.webContents, 'sidecar:restart'), { state: 'running' });
+  client.emit('restarting', { attempt: 2, delayMs: 500 });
+  assert.deepEqual(win.webContents.sent.at(-1), { channel: 'sidecar:state', payload: { state: 'restarting', attempt: 2, delayMs: 500 } });
 });
 
 test('invoke arguments become positional params of the same method', async () => {

@@ -50,11 +50,15 @@ test('the API of the specification maps to the channels and arguments', async ()
   await api.governance.home();
   await api.governance.overview();
   await api.governance.reapplyDefaults('pool-1');
+  await api.agents.open('agent-1');
+  await api.sidecar.state();
+  await api.sidecar.restart();
   assert.deepEqual(r.invokes, [
     ['org:list'], ['org:status'], ['org:claim', 'agent-1'], ['org:release', '7'], ['org:release', '7', 'agent-1'],
     ['org:discover'], ['org:register', 'qa1'], ['org:register', 'qa2', { expiresAt: '2030-01-01T00:00:00Z' }],
     ['org:remove', '7'], ['org:remove', '7', { force: true }], ['auth:session'], ['auth:signOut'],
     ['governance:home'], ['governance:overview'], ['governance:reapplyDefaults', 'pool-1'],
+    ['agent:open', 'agent-1'], ['sidecar:state'], ['sidecar:restart'],
   ]);
 });
 
