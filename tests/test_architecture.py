@@ -80,13 +80,7 @@ def wire_names() -> set[str]:
     return {spec.name for spec in method_specs()} | {n.name for n in notifications()} | {"$/cancelRequest"}
 
 
-# provisioning still sends "agent:status" and "terminal:output" itself; issue 10 step 4 (the domain-redesign branch)
-# moves those names into the handlers' one event-to-notification module. Strict: this fails once that lands, so
-# the mark is removed at that merge.
-PENDING = pytest.mark.xfail(strict=True, reason="issue 10 step 4: provisioning names agent:status, terminal:output")
-
-
-@pytest.mark.parametrize("where", [pytest.param(w, marks=PENDING) if w == "provisioning" else w for w in DOMAIN])
+@pytest.mark.parametrize("where", DOMAIN)
 def test_the_domain_never_names_a_wire_method(where: str) -> None:
     names = wire_names()
     for file in files_of(where):
