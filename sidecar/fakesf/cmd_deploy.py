@@ -17,7 +17,7 @@ from . import deploy_results as results
 from . import ids, orgs
 from .context import Invocation, hang, print_garbage
 from .errors import FakeSfError, failed_validation, flag_value_error
-from .metadata import scan
+from .components import deploy_seconds, record_deployed, resolve
 from .tables import table
 
 TICK_SECONDS = 0.3
@@ -32,7 +32,7 @@ def project_deploy_start(inv: Invocation) -> int:
     for path in dirs:
         if not os.path.exists(path):
             raise flag_value_error("source-dir", f"No file or directory found at {path}")
-    components = scan(dirs)
+    components = resolve(dirs)
     if not components:
         raise FakeSfError(
             "NothingToDeploy",
@@ -45,6 +45,7 @@ def project_deploy_start(inv: Invocation) -> int:
                 )
             ],
         )
+    inv.delay = deploy_seconds(inv.state, len(components), inv.delay)
     deploy_id = ids.new_id("0Af")
     started_at = time.time()
     started = orgs.iso_now()
@@ -54,6 +55,8 @@ def project_deploy_start(inv: Invocation) -> int:
     )
     total = final["numberComponentsTotal"]
     _record(inv, deploy_id, org, started_at, None if hanging else started_at + inv.delay, final)
+    if not hanging:
+        record_deployed(inv.store, org, components, final)
 
     if inv.args.get("async"):
         queued = results.running_result(deploy_id, total, 0, started, status="Queued")
