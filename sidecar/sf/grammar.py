@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from itertools import permutations
 from typing import Any
 
@@ -375,7 +375,7 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
 @lru_cache(maxsize=1)
 def load() -> Grammar:
     """The grammar of the CLI version the sidecar was built for (sidecar/sf/grammar.json)."""
-    text = resources.files("sidecar.sf").joinpath("grammar.json").read_text("utf-8")
+    text = (Path(__file__).resolve().parent / "grammar.json").read_text("utf-8")
     return Grammar(json.loads(text))
 
 
