@@ -80,7 +80,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
 
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         app = App(home, settings, db, sf, pool=None, transport=transport)  # type: ignore[arg-type]
-        app.pool = PoolService(db, app.limits, sf.org_list)
+        app.pool = PoolService(db, app.limits, lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60))
         methods.update(bind_methods([OrgHandlers(app.pool, notify)])[0])
 
         async with anyio.create_task_group() as tg:

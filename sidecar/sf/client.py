@@ -27,6 +27,8 @@ QUIET_ENV = {
     "FORCE_COLOR": "0",
 }
 
+ORG_LIST_ARGS = ["org", "list"]  # without --all: only Active scratch orgs (see sidecar/pool/discovery.py)
+
 STATE_WRITING_COMMANDS = (
     ("org", "create", "scratch"),
     ("org", "delete"),
@@ -109,6 +111,7 @@ class SfClient:
         command = " ".join(a for a in args if not a.startswith("-"))[:60]
         return parse_envelope(completed.stdout, completed.exit_code, command)
 
-    async def org_list(self) -> object:
-        """The `result` of `sf org list --json`: what discovery reconciles the pool with."""
-        return (await self.run_json(["org", "list"], timeout=120)).result
+    async def org_list(self, timeout: float) -> object:
+        """The `result` of `sf org list --json`: what discovery reconciles the pool with. `timeout` is the step
+        timeout of the settings (orgPool.stepTimeoutMinutes), as for every other step."""
+        return (await self.run_json(ORG_LIST_ARGS, timeout=timeout)).result
