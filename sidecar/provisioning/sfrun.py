@@ -126,6 +126,13 @@ def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
     if spelled is not None:
         raise AccessDenied(f"{spelled} is not allowed in sf:run: it reads flags from files or names another org", flag=spelled)
     parsed = grammar.parse(args)
+    if parsed.command_id is None and parsed.matches:
+        # The CLI asks which of the matches is meant and runs the answer: refused unless none of them is refused.
+        raise AccessDenied(
+            f"`sf {_shown(parsed.typed_id or '')}` is not a complete command (it could be "
+            f"{', '.join(_shown(m) for m in parsed.matches)}): name the whole command",
+            command=_shown(parsed.typed_id or ""),
+        )
     if parsed.command_id is None:
         error = parsed.errors[0].message if parsed.errors else "not a command"
         raise InvalidParams(f"args: {error}", param="args", command=(parsed.typed_id or "").replace(":", " "))
