@@ -89,7 +89,9 @@ async def run(
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(storage, limits, sf.org_list)
+        pool = PoolService(
+            storage, limits, lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60)
+        )
         notifications.watch_pool(pool)
         surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
 

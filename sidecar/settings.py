@@ -42,6 +42,9 @@ class OrgPoolSettings(BaseModel):
     refreshIntervalSeconds: float = Field(60, gt=0)
     stepTimeoutMinutes: float = Field(30, gt=0)
     createWaitMinutes: int = Field(15, ge=1, le=120)
+    # sf:run commands one agent may have running at once; more are refused with CAPACITY_REACHED (each `sf` is a
+    # Node process of ~150 MB: 60 at once made the whole sidecar slow).
+    sfRunConcurrency: int = Field(2, ge=1, le=16)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Entry point of the fake `sf`: noise, dispatch, scenarios, error rendering and the invocation log.
 
-The order of checks follows the real CLI: the command must exist, then its flags must parse (exit 2), then the
-target org must be known (exit 2, or 1 for `org delete scratch`); only then does the command run and a scenario
-from the state file apply. A list of scenarios is consumed one element per invocation that gets that far.
+The order of checks follows the real CLI: the command must exist (exit 127, nothing on stdout even with --json),
+then its flags must parse as the real CLI's grammar says (sidecar/sf/grammar.py; exit 2, the error envelope with
+--json), then the target org must be known (exit 2, or 1 for `org delete scratch`); only then does the command run
+and a scenario from the state file apply. A list of scenarios is consumed one element per invocation that gets
+that far.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from . import orgs, registry
+from .grammar import grammar
 from .context import Command, Invocation, hang, print_garbage
 from .envelopes import dumps, error_document, human_error, write_stderr, write_stdout
-from .errors import FakeSfError, StateFileError, command_not_found
-from .flags import parse
+from .errors import FakeSfError, StateFileError, parse_error
 from .invocation_log import append_invocation
 from .state import StateStore, delay_for, take_scenario
+from .values import convert
 
 VERSION = "@salesforce/cli/2.146.3 linux-x64 node-v20.20.2 (fake)"
 UPDATE_NOISE = " ›   Warning: @salesforce/cli update available from 2.146.3 to 2.150.6.\n"
@@ -59,24 +63,28 @@ def _run(argv: list[str]) -> int:
         return FAKE_FAILURE_EXIT
     if peek.get("noise", True) is not False:
         write_stderr(UPDATE_NOISE)
-    if argv[:1] in (["--version"], ["version"], ["-v"]):
+    parsed = grammar.parse(argv)
+    if parsed.action == "version":
         write_stdout(VERSION + "\n")
         return 0
-    if not argv or argv[0] in ("--help", "-h", "help"):
-        write_stdout(_usage())
+    if parsed.action == "help":
+        command = registry.BY_ID.get(parsed.command_id or "")
+        write_stdout(_usage() if command is None else _command_help(parsed.command_id or ""))
         return 0
     json_mode = "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
-    command, rest, words = registry.match(argv)
+    if parsed.command_id is None:
+        # oclif's command_not_found hook: a warning and a hint on stderr, exit 127, never a JSON document.
+        error = parsed.errors[0]
+        write_stderr(f" ›   Warning: {error.message}\nError: Run sf help for a list of available commands.\n")
+        return error.exit_code
+    command = registry.BY_ID.get(parsed.command_id)
     if command is None:
-        return _report(command_not_found(":".join(words) or (argv[0] if argv else "")), "Main", json_mode)
-    if "--help" in rest or "-h" in rest:
-        write_stdout(
-            f"USAGE\n  $ sf {command.key} [FLAGS]\n\nFLAGS\n"
-            + "".join(f"  {('-' + f.char + ', ') if f.char else '    '}--{f.name}\n" for f in command.flags)
-        )
-        return 0
+        write_stderr(f"fake sf: `sf {parsed.command_id.replace(':', ' ')}` is a real command the fake does not implement\n")
+        return FAKE_FAILURE_EXIT
     try:
-        return _dispatch(command, rest, store, json_mode)
+        if not parsed.ok:
+            raise parse_error(parsed.errors[0].message)
+        return _dispatch(command, parsed, store)
     except FakeSfError as err:
         return _report(err, command.class_name, json_mode)
     except StateFileError as exc:
@@ -84,8 +92,8 @@ def _run(argv: list[str]) -> int:
         return FAKE_FAILURE_EXIT
 
 
-def _dispatch(command: Command, rest: list[str], store: StateStore, json_mode: bool) -> int:
-    args = parse(rest, command.flags, varargs=command.varargs)
+def _dispatch(command: Command, parsed: Any, store: StateStore) -> int:
+    args = convert(parsed, command.values)
     target = target_index = None
     with store.transaction() as state:
         if command.target is not None and (command.target != "optional" or args.get("target-org")):
@@ -126,6 +134,13 @@ def _report(err: FakeSfError, command_class: str, json_mode: bool) -> int:
     else:
         write_stderr(human_error(err))
     return err.exit_code
+
+
+def _command_help(command_id: str) -> str:
+    flags = grammar.load().commands[command_id]["flags"]
+    lines = [f"USAGE\n  $ sf {command_id.replace(':', ' ')} [FLAGS]\n\nFLAGS"]
+    lines += [f"  {('-' + f['char'] + ', ') if f.get('char') else '    '}--{name}" for name, f in flags.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _usage() -> str:

@@ -25,14 +25,15 @@ DEFAULT_LIMITS = {
 
 
 def org_list(inv: Invocation) -> int:
-    """List the authorized orgs. Without --all, deleted scratch orgs are left out; expired ones stay, flagged."""
+    """List the authorized orgs. Without --all only Active scratch orgs are listed, like the real CLI: an expired
+    or deleted org disappears (the sidecar cannot tell it from one never authorized here)."""
     inv.sleep(inv.delay)
     state = inv.state
     hub = state.get("devHub")
     scratch: list[dict[str, Any]] = []
     for org in state.get("orgs") or []:
         full = orgs.view(org, hub)
-        if not inv.args.get("all") and full["status"] == "Deleted":
+        if not inv.args.get("all") and (full["status"] != "Active" or full["isExpired"]):
             continue
         scratch.append(orgs.list_entry(full, state))
     hubs = [orgs.hub_entry(hub)] if hub else []

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .envelopes import dumps, human_warning, success, write_stderr, write_stdout
-from .flags import Flag, ParsedArgs
+from .values import ParsedArgs, Value
 from .state import StateStore
 
 
 @dataclass(frozen=True)
 class Command:
-    """One `sf` command: its words, the class name the real CLI reports, its flags and its handler.
+    """One `sf` command the fake implements: its canonical id (as in the real CLI's grammar), the class name the
+    real CLI reports, the value checks of its flags (the flags themselves come from the grammar) and its handler.
 
     `target` says how --target-org resolves: "parse" (unknown org is a flag error, exit 2), "late" (exit 1, like
     `org delete scratch`), "optional" (only checked when given) or None (the command takes no target org).
@@ -28,15 +29,18 @@ class Command:
     ones (hang, garbage...) the handler renders itself instead of the shared implementation.
     """
 
-    words: tuple[str, ...]
+    command_id: str
     class_name: str
-    flags: tuple[Flag, ...]
+    values: dict[str, Value]
     handler_name: str  # "module:function" inside this package, imported only when the command runs
     target: str | None = "parse"
     allow_inactive_target: bool = False
     scenarios: frozenset[str] = frozenset()
     own_generic: frozenset[str] = frozenset()
-    varargs: bool = False
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.command_id.split(":"))
 
     @property
     def key(self) -> str:

@@ -71,18 +71,17 @@ def flag_value_error(flag: str, detail: str) -> FakeSfError:
     return FakeSfError("Error", message, 2, code="2", cause=_oclif_cause(message, frame))
 
 
-def flag_usage_error(message: str) -> FakeSfError:
-    """A malformed command line (unknown flag, missing value, stray argument), exit 2 like oclif."""
-    full = f"{message}\n{HELP_HINT}"
+def parse_error(message: str) -> FakeSfError:
+    """A line the CLI's parser refused (unknown flag, missing value, stray argument, exclusive flags), exit 2 like
+    oclif; `message` is the parser's whole text, hint included (sidecar.sf.grammar)."""
     frame = "validate (<sf-install>/node_modules/@oclif/core/lib/parser/validate.js:10:19)"
-    return FakeSfError("Error", full, 2, code="2", cause=_oclif_cause(full, frame))
+    return FakeSfError("Error", message, 2, code="2", cause=_oclif_cause(message, frame))
 
 
 def failed_validation(problems: list[str]) -> FakeSfError:
-    """oclif's aggregated validation failure (missing required flag, exclusive flags), exit 2."""
-    plural = "s" if len(problems) > 1 else ""
-    lines = "\n".join(f"  {p}" for p in problems)
-    return flag_usage_error(f"The following error{plural} occurred:\n{lines}")
+    """oclif's aggregated validation failure (a relation only the command class checks), exit 2."""
+    lines = "\n  ".join(problems)
+    return parse_error(f"The following error{'s' if len(problems) > 1 else ''} occurred:\n  {lines}\n{HELP_HINT}")
 
 
 def named_org_not_found(ident: str, flag: str | None = "target-org") -> FakeSfError:
@@ -115,8 +114,3 @@ def no_default_dev_hub() -> FakeSfError:
     return FakeSfError(
         "NoDefaultDevHubError", "No default dev hub found. Use -v or --target-dev-hub to specify an environment.", 1
     )
-
-
-def command_not_found(command_id: str) -> FakeSfError:
-    """An unknown command (oclif's CLIError, exit 2)."""
-    return FakeSfError("CommandNotFoundError", f"command {command_id} not found", 2, code="2")

@@ -15,7 +15,9 @@ LOG_ENV = "SF_FAKE_LOG"
 
 
 def append_invocation(argv: Sequence[str], start: float, end: float, exit_code: int) -> None:
-    """Append `{"argv", "start", "end", "pid", "exitCode", "cwd"}` to the log, if one is configured."""
+    """Append `{"argv", "start", "end", "pid", "exitCode", "cwd", "configEnv"}` to the log, if one is configured;
+    `configEnv` names the SF_*/SFDX_* variables the process got (not SF_FAKE_*), so a test sees what could have
+    redirected the real CLI."""
     path = os.environ.get(LOG_ENV, "").strip()
     if not path:
         return
@@ -27,6 +29,9 @@ def append_invocation(argv: Sequence[str], start: float, end: float, exit_code: 
             "pid": os.getpid(),
             "exitCode": exit_code,
             "cwd": os.getcwd(),
+            "configEnv": sorted(
+                k for k in os.environ if k.upper().startswith(("SF_", "SFDX_")) and not k.upper().startswith("SF_FAKE_")
+            ),
         }
     )
     with open(path, "a", encoding="utf-8") as handle:

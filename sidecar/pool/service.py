@@ -26,7 +26,7 @@ from sidecar.errors import (
     OrgLeased,
 )
 from sidecar.pool import store
-from sidecar.pool.discovery import parse_org_list
+from sidecar.pool.discovery import parse_org_list, vanished_and_due
 from sidecar.pool.models import (
     ALIAS_PATTERN,
     ChangeReason,
@@ -416,6 +416,10 @@ class PoolService:
                     continue
                 report.registered.append(org.alias)
                 changes.append(PoolChange(ChangeReason.DISCOVERED, org))
+            for gone in vanished_and_due(await store.list_orgs(conn), found, now):  # issue 9: the CLI dropped them
+                expired = await store.mark_expired(conn, gone.id)
+                if expired is not None:
+                    changes.append(PoolChange(ChangeReason.EXPIRED, expired, gone.assigned_agent_id))
         await self._announce(changes)
         return report
 

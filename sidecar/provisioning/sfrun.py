@@ -1,11 +1,16 @@
 """`sf:run`: an agent's tools reach an org only through here, and only the org that agent holds.
 
-The command line is checked before anything runs: every target (`--target-org`, `-o`, the legacy
-`--targetusername`/`-u`, in any spelling `--flag value`, `--flag=value`, `-ovalue`) must name the agent's own org;
-a Dev Hub flag, and commands that create, delete, log in or out of orgs or change aliases, CLI config or plugins,
-are refused. `--target-org <alias>` is added when no target is given. Output streams to the agent's terminal
-pane, masked; with `--json` the parsed document comes back masked too (an access token would let an agent
-bypass the sidecar).
+The command line is read the way the real CLI reads it (sidecar/sf/grammar.py, from the CLI's own manifests), so
+no spelling gets past: flexible taxonomy (`sf delete org scratch`), aliases (`sf env create scratch`), `force:`
+ids, `-ovalue`, `--target-org=value`, legacy `-u`/`--targetusername`. The resolved command must be on ALLOWED (a
+deliberate list, documented in protocol.md); the resolved `target-org` must be the agent's own org, and is added
+only to commands that take it. `--flags-dir` (a folder of flag values the CLI reads), `--` (after which the CLI
+stops reading flags), flags that name another org (a Dev Hub) and any line the CLI's parser would refuse are
+refused before anything runs. The command's environment carries none of the sidecar's CLI config variables.
+
+A command still running when its agent's lease ends (released, completed, removed, expired) is stopped, like a
+provisioning run; at most `orgPool.sfRunConcurrency` run at once per agent. Output streams to the agent's pane,
+masked; with `--json` the parsed document comes back masked too (an access token would outlive the lease).
 """
 
 from __future__ import annotations
@@ -13,17 +18,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import anyio
 
-from sidecar.errors import AccessDenied, Cancelled, InvalidParams
-from sidecar.pool.models import ScratchOrg
-from sidecar.pool.service import PoolService, check_agent_id
+from sidecar.errors import AccessDenied, Cancelled, CapacityReached, InvalidParams
+from sidecar.pool.models import ChangeReason, ScratchOrg
+from sidecar.pool.service import PoolChange, PoolService, check_agent_id
 from sidecar.provisioning.masking import mask_value
 from sidecar.provisioning.models import SfRunResult
 from sidecar.provisioning.terminal import Terminal
 from sidecar.settings import SettingsStore
+from sidecar.sf import grammar
 from sidecar.sf.client import SfClient
 
 log = logging.getLogger(__name__)
@@ -31,92 +39,136 @@ log = logging.getLogger(__name__)
 MAX_ARGS = 200
 MAX_ARG_LENGTH = 8192
 
-TARGET_FLAGS = ("--target-org", "--targetusername")
-TARGET_SHORT = ("-o", "-u")
-HUB_FLAGS = ("--target-dev-hub", "--targetdevhubusername", "--target-hub")
-HUB_SHORT = ("-v",)
+# The command ids an agent may run, against its own org or on local files only. Left out on purpose: everything
+# that creates, deletes, resumes, refreshes, logs in to or out of orgs; what prints or makes credentials that would
+# outlive the lease (org display, org display user, org open, org auth show-*, org generate password, org create
+# user, which can set a password); what reads or changes the machine's CLI state (org list, alias, config, org
+# enable/disable tracking, plugins, update, autocomplete, doctor); packages and the Dev Hub; `resume` commands that
+# take no target-org (they continue any job in the CLI's cache, whatever its org); raw API requests; agent
+# commands; JIT plugins (running one installs it).
+ALLOWED: frozenset[str] = frozenset(
+    {
+        # deploy and retrieve
+        "project:deploy:start", "project:deploy:validate", "project:deploy:report", "project:deploy:cancel",
+        "project:deploy:quick", "project:deploy:preview", "project:retrieve:start", "project:retrieve:preview",
+        "project:delete:source", "project:delete:tracking", "project:reset:tracking", "project:list:ignored",
+        # local project files
+        "project:generate:manifest", "project:convert:source", "project:convert:mdapi",
+        "project:convert:source-behavior",
+        # data in its own org
+        "data:query", "data:search", "data:get:record", "data:create:record", "data:update:record",
+        "data:delete:record", "data:create:file", "data:import:tree", "data:export:tree", "data:import:bulk",
+        "data:export:bulk", "data:upsert:bulk", "data:upsert:resume", "data:update:bulk", "data:delete:bulk",
+        "data:delete:resume", "data:bulk:results", "data:resume",
+        # apex and tests
+        "apex:run", "apex:run:test", "apex:get:test", "apex:get:log", "apex:list:log", "apex:tail:log",
+        "logic:run:test", "logic:get:test",
+        # reading its own org
+        "sobject:describe", "sobject:list", "org:list:limits", "org:list:metadata", "org:list:metadata-types",
+        "org:list:sobject:record-counts",
+        # permissions in its own org
+        "org:assign:permset", "org:assign:permsetlicense",
+        # local generators
+        "schema:generate:field", "schema:generate:platformevent", "schema:generate:sobject", "schema:generate:tab",
+        "template:generate:analytics:template", "template:generate:apex:class", "template:generate:apex:trigger",
+        "template:generate:digital-experience:site", "template:generate:flexipage",
+        "template:generate:lightning:app", "template:generate:lightning:component",
+        "template:generate:lightning:event", "template:generate:lightning:interface",
+        "template:generate:lightning:test", "template:generate:project", "template:generate:static-resource",
+        "template:generate:visualforce:component", "template:generate:visualforce:page",
+    }
+)  # fmt: skip
 
-# Command word prefixes an agent may not run (after `force:`/colon spellings are normalized to words).
-REFUSED = (
-    (("org", "create"), "creates orgs"),
-    (("org", "delete"), "deletes orgs"),
-    (("org", "resume"), "creates orgs"),
-    (("org", "refresh"), "recreates orgs"),
-    (("org", "clone"), "creates orgs"),
-    (("org", "login"), "logs in to orgs"),
-    (("org", "logout"), "logs out of orgs"),
-    (("login",), "logs in to orgs"),
-    (("logout",), "logs out of orgs"),
-    (("auth",), "logs in to orgs"),
-    (("env",), "creates, deletes or logs in to environments"),
-    (("alias",), "changes aliases"),
-    (("config",), "changes the CLI's config"),
-    (("plugins",), "changes the CLI itself"),
-    (("update",), "changes the CLI itself"),
-)
-ALLOWED_EXCEPTIONS = (("org", "create", "user"),)  # creates a user in the agent's own org, not an org
+TARGET_FLAG = "target-org"
+# Flags of allowed commands that read or write configuration, or name an org that is not the target.
+REFUSED_FLAGS = frozenset({"flags-dir", "target-dev-hub", "source-org", "from-org", "dev-hub-org"})
 
 Emit = Callable[[str, str, str], Awaitable[None]]  # (agent id, stream, text)
 
 
-def command_words(args: list[str]) -> list[str]:
-    words: list[str] = []
-    for token in args:
-        if token.startswith("-"):
-            break
-        words.extend(part for part in token.split(":") if part)
-    if words[:1] == ["force"]:
-        words = words[1:]
-    return [w.lower() for w in words]
+@dataclass(frozen=True)
+class Plan:
+    """What runs: the argv (target added when absent), the command id it resolves to, the targets named."""
+
+    argv: list[str]
+    command_id: str
+    targets: list[str] = field(default_factory=list)
+    help_only: bool = False
 
 
-def _flag_value(args: list[str], index: int, flag: str, inline: str | None) -> tuple[str, int]:
-    """The value of the flag at `index`, written in it (`--flag=value`, `-ovalue`) or as the next argument; and
-    the index of the last argument it used."""
-    if inline is not None:
-        return inline, index
-    if index + 1 < len(args):
-        return args[index + 1], index + 1
-    raise InvalidParams(f"{flag} needs a value", param="args")
+@lru_cache(maxsize=1)
+def _refused_spellings() -> frozenset[str]:
+    """Every long spelling of a refused flag in any command (`--targetdevhubusername` too), refused even where the
+    command lacks the flag: such a line is refused either way, and this way it says why."""
+    names = set(REFUSED_FLAGS)
+    for command in grammar.load().commands.values():
+        for name, flag in command["flags"].items():
+            if name in REFUSED_FLAGS:
+                names.update(a for a in flag.get("aliases", []) if len(a) > 1)
+    return frozenset(f"--{n}" for n in names)
 
 
-def plan_argv(args: list[str], org: ScratchOrg) -> tuple[list[str], list[str]]:
-    """The argv to run (target added when absent) and the targets named; raises on anything not allowed."""
+def _shown(command_id: str) -> str:
+    return command_id.replace(":", " ")
+
+
+def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
+    """Read `args` as the real CLI would and decide; raises on anything not allowed, before anything runs."""
     if not args:
         raise InvalidParams("args must name an sf command, for example [\"data\", \"query\", \"--query\", \"...\"]", param="args")
     if len(args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH or "\x00" in a for a in args):
         raise InvalidParams(f"args: at most {MAX_ARGS} arguments of {MAX_ARG_LENGTH} characters, no NUL", param="args")
     if args[0].startswith("-"):
         raise InvalidParams("args must start with the command (for example \"data\"), not a flag", param="args")
-    words = command_words(args)
-    for prefix, why in REFUSED:
-        if tuple(words[: len(prefix)]) == prefix and not any(
-            tuple(words[: len(allowed)]) == allowed for allowed in ALLOWED_EXCEPTIONS
-        ):
-            raise AccessDenied(
-                f"`sf {' '.join(words)}` {why}: agents may not run it (the sidecar manages orgs, aliases and config)",
-                command=" ".join(words),
-            )
-    targets: list[str] = []
-    index = 0
-    while index < len(args):
-        token = args[index]
-        name = token.split("=", 1)[0]
-        if name in HUB_FLAGS or any(token.startswith(s) for s in HUB_SHORT) or name.startswith("--target-dev"):
-            raise AccessDenied(f"{name}: agents may not address the Dev Hub", flag=name)
-        if name in TARGET_FLAGS:
-            value, index = _flag_value(args, index, token, token.split("=", 1)[1] if "=" in token else None)
-            targets.append(value)
-        elif any(token.startswith(s) for s in TARGET_SHORT):
-            rest = token[2:]
-            inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
-            value, index = _flag_value(args, index, token[:2], inline)
-            targets.append(value)
-        index += 1
+    if "--" in args:
+        raise AccessDenied("`--` is not allowed in sf:run: the CLI stops reading flags there, so the target check could not see them", flag="--")
+    spelled = next((a.split("=", 1)[0] for a in args if a.split("=", 1)[0] in _refused_spellings()), None)
+    if spelled is not None:
+        raise AccessDenied(f"{spelled} is not allowed in sf:run: it reads flags from files or names another org", flag=spelled)
+    parsed = grammar.parse(args)
+    if parsed.command_id is None and parsed.matches:
+        # The CLI asks which of the matches is meant and runs the answer: refused unless none of them is refused.
+        raise AccessDenied(
+            f"`sf {_shown(parsed.typed_id or '')}` is not a complete command (it could be "
+            f"{', '.join(_shown(m) for m in parsed.matches)}): name the whole command",
+            command=_shown(parsed.typed_id or ""),
+        )
+    if parsed.command_id is None:
+        error = parsed.errors[0].message if parsed.errors else "not a command"
+        raise InvalidParams(f"args: {error}", param="args", command=(parsed.typed_id or "").replace(":", " "))
+    command_id = parsed.command_id
+    if command_id not in ALLOWED:
+        raise AccessDenied(
+            f"`sf {_shown(command_id)}` is not a command agents may run (sf:run allows deploy, retrieve, data, apex, "
+            "tests, metadata reads and local generators against the agent's own org; see protocol.md)",
+            command=_shown(command_id),
+        )
+    if parsed.action == "help":
+        return Plan(list(args), command_id, help_only=True)
+    refused = next((name for name, _, _ in parsed.tokens if name in REFUSED_FLAGS), None)
+    if refused is None:
+        refused = next((name for name in parsed.flags if name in REFUSED_FLAGS), None)
+    if refused is not None:
+        why = "reads flag values from files" if refused == "flags-dir" else "names an org other than the agent's own"
+        raise AccessDenied(f"--{refused} {why}: agents may not use it", flag=f"--{refused}", command=_shown(command_id))
+    if not parsed.ok:
+        raise InvalidParams(f"the Salesforce CLI would refuse this line: {parsed.errors[0].message}", param="args", command=_shown(command_id))
+    takes_target = grammar.load().commands[command_id]["takesTargetOrg"]
+    targets = [value for name, _, value in parsed.tokens if name == TARGET_FLAG and value is not None]
     argv = list(args)
-    if not targets:
+    if takes_target and not targets:
         argv += ["--target-org", org.alias]
-    return argv, targets
+        again = grammar.parse(argv)  # the line that runs is read once more: it must name exactly the agent's org
+        if not again.ok or again.flags.get(TARGET_FLAG) != org.alias:
+            raise InvalidParams("args: --target-org could not be added to this line", param="args", command=_shown(command_id))
+    return Plan(argv, command_id, targets)
+
+
+@dataclass
+class _Running:
+    org_id: str
+    scope: anyio.CancelScope
+    stop_reason: str | None = None
 
 
 class SfRunner:
@@ -127,26 +179,56 @@ class SfRunner:
         self._settings = settings
         self._emit = emit
         self._worktree_of = worktree_of
-        self._scopes: dict[str, set[anyio.CancelScope]] = {}
+        self._running: dict[str, list[_Running]] = {}
+        pool.subscribe(self._on_pool_change)
+
+    async def _on_pool_change(self, change: PoolChange) -> None:
+        """A lease that ends stops the commands its agent still runs against that org (the next agent gets it)."""
+        if change.reason not in (ChangeReason.RELEASED, ChangeReason.REMOVED, ChangeReason.EXPIRED):
+            return
+        for running in self._running.get(change.agent_id or "", []):
+            if running.org_id == change.org.id and running.stop_reason is None:
+                running.stop_reason = f"its lease on {change.org.alias} ended ({change.reason.value})"
+                running.scope.cancel()
 
     async def run(self, agent_id: str, args: list[str]) -> SfRunResult:
         check_agent_id(agent_id)
         org = await self._pool.lease_of(agent_id)
         if org is None:
             raise AccessDenied(f"agent {agent_id!r} holds no org: it may run sf only against its own org", agentId=agent_id)
-        argv, targets = plan_argv(args, org)
-        for target in targets:
+        plan = plan_argv(args, org)
+        for target in plan.targets:
             await self._pool.check_access(agent_id, target)  # ACCESS_DENIED for anything but its own org
+        limit = self._settings.current.org_pool.sfRunConcurrency
+        running = self._running.setdefault(agent_id, [])
+        if len(running) >= limit:
+            raise CapacityReached(
+                f"agent {agent_id!r} already runs {len(running)} sf commands (orgPool.sfRunConcurrency is {limit}): "
+                "wait for one to finish",
+                agentId=agent_id,
+                limit=limit,
+            )
+        entry = _Running(org.id, anyio.CancelScope())
+        running.append(entry)
+        try:
+            return await self._execute(agent_id, plan, entry)
+        finally:
+            running.remove(entry)
+            if not running and self._running.get(agent_id) is running:
+                del self._running[agent_id]
+
+    async def _execute(self, agent_id: str, plan: Plan, entry: _Running) -> SfRunResult:
+        argv = plan.argv
         json_mode = "--json" in argv
         cwd = await self._worktree_of(agent_id)
         terminal = Terminal(lambda stream, text: self._emit(agent_id, stream, text))
         section = terminal.section()
-        scope = anyio.CancelScope()
-        self._scopes.setdefault(agent_id, set()).add(scope)
         timeout = self._settings.current.org_pool.stepTimeoutMinutes * 60
         try:
-            with scope:
-                done = await self._sf.run(argv, sink=section.write, capture_stdout=json_mode, timeout=timeout, cwd=cwd)
+            with entry.scope:
+                done = await self._sf.run(
+                    argv, sink=section.write, capture_stdout=json_mode, timeout=timeout, cwd=cwd, for_agent=True
+                )
                 document = None
                 if json_mode:
                     text = done.stdout.decode("utf-8", errors="replace")
@@ -156,16 +238,13 @@ class SfRunner:
                         document = None
                     await section.write("stdout", text if text.endswith("\n") or not text else text + "\n")
                 return SfRunResult(exit_code=done.exit_code, result=document)
-            raise Cancelled(f"sf:run for agent {agent_id!r} was cancelled: the agent was stopped", agentId=agent_id)
+            why = entry.stop_reason or "the agent was stopped"
+            raise Cancelled(f"sf:run for agent {agent_id!r} was cancelled: {why}", agentId=agent_id)
         finally:
             with anyio.CancelScope(shield=True):
                 await section.close()
-            scopes = self._scopes.get(agent_id)
-            if scopes is not None:
-                scopes.discard(scope)
-                if not scopes:
-                    del self._scopes[agent_id]
 
     def stop(self, agent_id: str) -> None:
-        for scope in self._scopes.get(agent_id, set()):
-            scope.cancel()
+        for running in self._running.get(agent_id, []):
+            running.stop_reason = running.stop_reason or "the agent was stopped"
+            running.scope.cancel()

@@ -27,6 +27,24 @@ QUIET_ENV = {
     "FORCE_COLOR": "0",
 }
 
+# What an agent's command must not inherit from the sidecar's environment: the CLI reads its config (target-org,
+# target-dev-hub, instance URL, access tokens...) from SF_* and SFDX_* variables, which would redirect it. The
+# sidecar's own quiet settings are set again on purpose; the fake's SF_FAKE_* test variables pass (the real CLI
+# ignores them).
+CONFIG_ENV_PREFIXES = ("SF_", "SFDX_")
+KEPT_ENV_PREFIXES = ("SF_FAKE_",)
+
+
+def agent_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` without the CLI config variables an agent's command could be redirected by."""
+    kept = {
+        k: v for k, v in env.items()
+        if not k.upper().startswith(CONFIG_ENV_PREFIXES) or k.upper().startswith(KEPT_ENV_PREFIXES)
+    }
+    return {**kept, **QUIET_ENV}
+
+ORG_LIST_ARGS = ["org", "list"]  # without --all: only Active scratch orgs (see sidecar/pool/discovery.py)
+
 STATE_WRITING_COMMANDS = (
     ("org", "create", "scratch"),
     ("org", "delete"),
@@ -77,20 +95,21 @@ class SfClient:
         timeout: float | None = None,
         cwd: Path | None = None,
         echo: bool = True,
+        for_agent: bool = False,
     ) -> Completed:
-        """Run `sf <args>`; with a sink, echo the command line first, as a terminal would."""
+        """Run `sf <args>`; with a sink, echo the command line first, as a terminal would. `for_agent`: an
+        agent's command (sf:run), whose environment carries none of the CLI config variables (see agent_env)."""
         argv = [str(self.path()), *args]
+        env = agent_env(self._env) if for_agent else self._env
         if sink is not None and echo:
             await sink("stdout", "$ " + shlex.join(["sf", *args]) + "\n")
         try:
             if writes_cli_state(args):
                 async with self._state_lock:
                     return await run_process(
-                        argv, env=self._env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
+                        argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
                     )
-            return await run_process(
-                argv, env=self._env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
-            )
+            return await run_process(argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout)
         except TimeoutError:
             raise StepTimeout(f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped") from None
         except (FileNotFoundError, PermissionError) as exc:
@@ -109,6 +128,7 @@ class SfClient:
         command = " ".join(a for a in args if not a.startswith("-"))[:60]
         return parse_envelope(completed.stdout, completed.exit_code, command)
 
-    async def org_list(self) -> object:
-        """The `result` of `sf org list --json`: what discovery reconciles the pool with."""
-        return (await self.run_json(["org", "list"], timeout=120)).result
+    async def org_list(self, timeout: float) -> object:
+        """The `result` of `sf org list --json`: what discovery reconciles the pool with. `timeout` is the step
+        timeout of the settings (orgPool.stepTimeoutMinutes), as for every other step."""
+        return (await self.run_json(ORG_LIST_ARGS, timeout=timeout)).result

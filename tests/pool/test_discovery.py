@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import anyio
 
 import pytest
 
@@ -21,7 +24,7 @@ async def test_discovery_registers_updates_expires_and_skips(home: Path, fake_sf
                 scratch_org("qa2", days=2),
                 scratch_org("manual", days=9),
                 no_alias,
-                {**scratch_org("stale", days=-2), "isExpired": True},
+                {**scratch_org("stale", days=-2), "status": "Expired"},  # the real listing leaves it out
                 scratch_org("overflow", days=20),
             ]
         }
@@ -34,10 +37,7 @@ async def test_discovery_registers_updates_expires_and_skips(home: Path, fake_sf
     assert set(by_alias) == {"qa1", "qa2", "manual", no_alias["username"]}
     assert report["registered"] == ["qa1", "qa2", no_alias["username"]]
     assert report["updated"] == ["manual"]
-    assert {s["alias"]: s["reason"] for s in report["skipped"]} == {
-        "stale": "expired: not added to the pool",
-        "overflow": "capacity reached (maxOrgs=4)",
-    }
+    assert {s["alias"]: s["reason"] for s in report["skipped"]} == {"overflow": "capacity reached (maxOrgs=4)"}
     assert by_alias["manual"]["id"] == manual["id"]
     assert by_alias["manual"]["username"] == "test-manual@example.com"
     assert by_alias["manual"]["source"] == "manual"
@@ -47,14 +47,17 @@ async def test_discovery_registers_updates_expires_and_skips(home: Path, fake_sf
     assert calls[-1]["argv"] == ["org", "list", "--json"]  # the fake logs the arguments after the program name
 
 
-async def test_cli_reporting_an_org_expired_or_deleted_ends_its_lease(home: Path, fake_sf: FakeSf) -> None:
-    fake_sf.write({"orgs": [scratch_org("qa1", days=5), scratch_org("qa2", days=6)]})
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+async def test_an_org_that_vanished_from_the_listing_on_its_expiration_day_is_gone(home: Path, fake_sf: FakeSf) -> None:
+    """The real `org list` (without --all) shows only Active orgs: an expired org disappears, it never shows
+    isExpired. Vanished on its expiration day means gone; vanished before that day proves nothing."""
+    fake_sf.write({"orgs": [scratch_org("qa1", days=0), scratch_org("qa2", days=6)]})
+    settings = fake_sf.settings(minRemainingHours=0)
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         await sc.call("org:discover")
         leased = await sc.call("org:claim", "agent-1")
-        assert leased["alias"] == "qa1"
+        assert leased["alias"] == "qa1"  # expires at the end of today: not yet due for the pool's own timer
         state = fake_sf.read()
-        state["orgs"][0]["isExpired"] = True
+        state["orgs"][0]["status"] = "Expired"
         state["orgs"][1]["status"] = "Deleted"
         fake_sf.write(state)
         start = len(sc.messages)
@@ -62,9 +65,19 @@ async def test_cli_reporting_an_org_expired_or_deleted_ends_its_lease(home: Path
         expired = await sc.wait_notification("org:changed", lambda p: p["reason"] == "expired", start=start)
         assert expired["params"]["agentId"] == "agent-1"
         pool = await sc.call("org:list")
-        # `org list` without --all leaves Deleted orgs out: absence is no proof, so qa2 stays as it was.
+        # qa2 vanished too, six days before its expiry: absence is no proof, so it stays as it was.
         assert {o["alias"]: o["status"] for o in pool} == {"qa1": "expired", "qa2": "available"}
         assert await sc.call("org:lease", "agent-1") is None
+
+
+async def test_a_failed_listing_marks_nothing_gone(home: Path, fake_sf: FakeSf) -> None:
+    fake_sf.write({"orgs": [scratch_org("qa1", days=0)]})
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+        await sc.call("org:discover")
+        fake_sf.write({**fake_sf.read(), "orgs": [], "scenarios": {"org list": "error"}})
+        with pytest.raises(RpcError):
+            await sc.call("org:discover")
+        assert [o["status"] for o in await sc.call("org:list")] == ["available"]
 
 
 async def test_discovery_is_idempotent(sidecar: SidecarProcess, fake_sf: FakeSf) -> None:
@@ -110,3 +123,15 @@ async def test_cli_failures_are_sf_failed_with_the_cli_name(
     assert caught.value.data["name"] == name
     assert caught.value.data["message"]
     assert await sidecar.call("org:list") == []  # nothing half-applied
+
+
+async def test_discovery_honours_the_step_timeout(home: Path, fake_sf: FakeSf) -> None:
+    """org:discover stops a hanging `sf org list` after orgPool.stepTimeoutMinutes, not after a fixed 120 s."""
+    fake_sf.write({"orgs": [scratch_org("qa1")], "delays": {"org list": 60}})
+    settings = fake_sf.settings(stepTimeoutMinutes=0.03)  # 1.8 s
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
+        started = time.monotonic()
+        with anyio.fail_after(20), pytest.raises(RpcError) as caught:
+            await sc.call("org:discover")
+        assert time.monotonic() - started < 15
+        assert "did not finish within 2 s" in caught.value.message

@@ -196,7 +196,7 @@ def test_noise_can_be_switched_off(fake: FakeSf) -> None:
     assert proc.returncode == 0 and proc.stderr == ""
 
 
-def test_org_list_entries_flag_expired_and_hide_deleted_without_all(fake: FakeSf) -> None:
+def test_org_list_shows_only_active_orgs_without_all_like_the_real_cli(fake: FakeSf) -> None:
     fake.write_state(
         {
             "devHub": HUB,
@@ -209,8 +209,8 @@ def test_org_list_entries_flag_expired_and_hide_deleted_without_all(fake: FakeSf
     )
     _, listed = fake.run_json("org", "list")
     scratch = {o["alias"]: o for o in listed["result"]["scratchOrgs"]}
-    assert set(scratch) == {"live", "old"}
-    assert scratch["live"]["isExpired"] is False and scratch["old"]["isExpired"] is True
+    assert set(scratch) == {"live"}  # expired and deleted orgs disappear: no status "Expired" in the listing
+    assert scratch["live"]["isExpired"] is False and scratch["live"]["status"] == "Active"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", scratch["live"]["expirationDate"])
     for key in (
         "username",
@@ -232,7 +232,8 @@ def test_org_list_entries_flag_expired_and_hide_deleted_without_all(fake: FakeSf
     _, again = fake.run_json("org", "list")
     assert again["result"]["scratchOrgs"][0]["orgId"] == scratch["live"]["orgId"]  # derived ids are stable
     _, everything = fake.run_json("org", "list", "--all")
-    assert {o["alias"] for o in everything["result"]["scratchOrgs"]} == {"live", "old", "gone"}
+    every = {o["alias"]: o for o in everything["result"]["scratchOrgs"]}
+    assert set(every) == {"live", "old", "gone"} and every["old"]["isExpired"] is True
 
 
 @pytest.mark.parametrize("scenario", ["garbage", "empty-stdout", "error"])
@@ -449,15 +450,18 @@ def test_unknown_alias_without_json_prints_the_human_error_on_stderr(fake: FakeS
     ) in proc.stderr
 
 
-def test_unknown_commands_and_flags_exit_2(fake: FakeSf) -> None:
-    for args in (("alias", "set", "qa1=x"), ("config", "set", "target-org=qa1"), ("org", "frobnicate")):
+def test_unknown_commands_exit_127_without_json_and_unknown_flags_exit_2(fake: FakeSf) -> None:
+    for args in (("org", "frobnicate"), ("frobnicate",), ("org", "list", "extra")):
         proc = fake.run(*args, "--json")
-        assert proc.returncode == 2, args
-        assert json.loads(proc.stdout)["exitCode"] == 2
+        assert proc.returncode == 127, args
+        assert proc.stdout == "" and "is not a sf command" in proc.stderr
+    for args in (("alias", "set", "qa1=x"), ("config", "set", "target-org=qa1")):  # real commands the fake lacks
+        proc = fake.run(*args, "--json")
+        assert proc.returncode == 99 and "does not implement" in proc.stderr, args
     proc = fake.run("org", "list", "--bogus", "--json")
     error = json.loads(proc.stdout)
     assert proc.returncode == 2 and error["message"].startswith("Nonexistent flag: --bogus")
-    proc = fake.run("org", "list", "stray", "--json")
+    proc = fake.run("org:list", "stray", "--json")  # spaced, `stray` would be read as part of the command id
     assert proc.returncode == 2 and "Unexpected argument: stray" in json.loads(proc.stdout)["message"]
 
 
@@ -552,7 +556,7 @@ def test_deploy_partial_exits_68_and_report_by_job_id_repeats_failures(fake: Fak
     assert code == 68 and document["status"] == 68
     assert document["result"]["status"] == "SucceededPartial" and document["result"]["success"] is True
     code, report = fake.run_json("project", "deploy", "report", "-i", document["result"]["id"])
-    assert code == 68 and report["result"] == document["result"]
+    assert code == 0 and report["result"] == document["result"]  # report exits 0 whatever the status
 
 
 def test_deploy_human_failure_prints_a_failure_table(fake: FakeSf) -> None:
@@ -570,7 +574,7 @@ def test_deploy_report_unknown_id_and_async_in_progress(fake: FakeSf) -> None:
     code, queued = fake.run_json("project", "deploy", "start", "-o", "qa1", "-d", "force-app", "--async")
     assert code == 0 and queued["result"]["done"] is False
     code, running = fake.run_json("project", "deploy", "report", "--job-id", queued["result"]["id"])
-    assert code == 69 and running["result"]["status"] == "InProgress"
+    assert code == 0 and running["result"]["status"] == "InProgress"
 
 
 def test_deploy_missing_source_dir_exits_2(fake: FakeSf) -> None:
