@@ -248,6 +248,19 @@ async def test_sf_run_over_stdio(home: Path, fake_sf: FakeSf) -> None:
     assert all(c["configEnv"] == sorted(QUIET_ENV_SF) for c in calls[1:])  # ...an agent's see only the quiet ones
 
 
+def _sf_commands(fake_sf: FakeSf, sc: SidecarProcess) -> list[int]:
+    """The fake `sf` processes of this test (not the `sleep` a hanging one starts a moment later)."""
+    found = []
+    for pid in processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"bin/sf" in cmdline:
+            found.append(pid)
+    return found
+
+
 async def _start_hanging_run(sc: SidecarProcess, fake_sf: FakeSf, outcome: dict, tg: anyio.abc.TaskGroup) -> None:
     async def run() -> None:
         try:
@@ -301,11 +314,11 @@ async def test_concurrent_sf_runs_per_agent_are_bounded(home: Path, fake_sf: Fak
         outcome: dict = {}
         async with anyio.create_task_group() as tg:
             await _start_hanging_run(sc, fake_sf, outcome, tg)
-            before = processes_with(str(fake_sf.state_path), exclude=(sc.pid,))
+            before = _sf_commands(fake_sf, sc)
             with pytest.raises(RpcError) as caught:
                 await sc.call("sf:run", {"agentId": "a1", "args": ["org", "list", "limits"]})
             assert caught.value.kind == "CAPACITY_REACHED" and "sfRunConcurrency is 1" in caught.value.message
             await anyio.sleep(0.3)
-            assert processes_with(str(fake_sf.state_path), exclude=(sc.pid,)) == before  # the refused one never started
+            assert _sf_commands(fake_sf, sc) == before  # the refused one never started
             await sc.call("agent:stopped", "a1")
         assert outcome["error"].kind == "CANCELLED"
