@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"
     METHOD_NOT_FOUND = "METHOD_NOT_FOUND"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -50,6 +51,7 @@ RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.NOT_AUTHENTICATED: -32008,
     ErrorCode.TIMEOUT: -32009,
     ErrorCode.MESSAGE_TOO_LARGE: -32010,
+    ErrorCode.DATABASE_UNAVAILABLE: -32011,
 }
 
 
@@ -106,3 +108,9 @@ class Cancelled(SidecarError):
 
 class StepTimeout(SidecarError):
     code = ErrorCode.TIMEOUT
+
+
+class DatabaseUnavailable(SidecarError):
+    """The database cannot take this request: busy past the wait, or the file at its path is no longer ours."""
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
