@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.db import Database
+from sidecar.errors import DatabaseUnavailable
 from sidecar.framing import Framing
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolLimits, PoolService
@@ -28,6 +30,23 @@ log = logging.getLogger(__name__)
 # How long the late batch waits for a request that needs it before binding anyway: long enough for the first
 # answer to go out, short enough that nobody notices.
 LATE_BIND_IDLE_SECONDS = 0.05
+# Exit status when the database cannot be opened: not 0 (a clean stop), so the Electron client restarts and says so.
+EXIT_DATABASE_UNAVAILABLE = 3
+# Pauses before a background task that met a busy or lost database tries again: doubling, capped.
+DATABASE_RETRY_SECONDS = (1.0, 30.0)
+
+
+async def retrying(name: str, task: Callable[[], Awaitable[None]]) -> None:
+    """Run a background task; when the database is unavailable (busy past its wait), try again, never exit."""
+    pause, longest = DATABASE_RETRY_SECONDS
+    while True:
+        try:
+            await task()
+            return
+        except DatabaseUnavailable as exc:
+            log.warning("%s: %s; trying again in %g s", name, exc.message, pause)
+            await anyio.sleep(pause)
+            pause = min(pause * 2, longest)
 
 
 @dataclass
@@ -54,6 +73,7 @@ class App:
         """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
         while True:
             await anyio.sleep(self.settings.current.org_pool.refreshIntervalSeconds)
+            self.db.check_file()  # a deleted or replaced database file is noticed even when nobody writes
             try:
                 await self.pool.expire_due()
             except Exception:
@@ -66,11 +86,15 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
     """
-    home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
     db = Database(home / "sidecar.db")
     try:
         await db.open()
+    except DatabaseUnavailable as exc:
+        # One sentence, no traceback; every connection is closed, so nothing keeps the process from exiting.
+        log.error("%s", exc.message)
+        raise SystemExit(EXIT_DATABASE_UNAVAILABLE) from None
+    try:
         methods: dict[str, Any] = {}
         late = LateMethods()
         transport = Transport(make_dispatch(methods, late), framing)
@@ -95,7 +119,11 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 from sidecar.provisioning.service import ProvisioningService
 
                 governance = GovernanceService(db, app.pool)
-                await governance.load_catalog(settings.current.raw)
+                try:
+                    await governance.load_catalog(settings.current.raw)
+                except DatabaseUnavailable as exc:  # busy right after start: serve, and load it once the lock is free
+                    log.warning("governance catalog not loaded yet: %s", exc.message)
+                    tg.start_soon(retrying, "governance catalog", lambda: governance.load_catalog(settings.current.raw))
                 settings.subscribe(governance.on_settings_changed)
                 system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
                 app.governance = governance
@@ -111,7 +139,7 @@ async def run(home: Path, framing: Framing, receive: ByteReceiveStream, send: By
                 )
                 methods.update(table)
                 # Runs once transport.serve has attached the peer, so its restart report is not dropped.
-                tg.start_soon(provisioning.serve)
+                tg.start_soon(retrying, "provisioning", provisioning.serve)
 
             tg.start_soon(settings.watch)
             tg.start_soon(app.refresh_loop)
