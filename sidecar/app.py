@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
+from sidecar.db import Database
+from sidecar.errors import DatabaseUnavailable
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolService, SettingsLimits
@@ -26,12 +29,30 @@ log = logging.getLogger(__name__)
 # How long the late batch waits for a request that needs it before binding anyway: long enough for the first
 # answer to go out, short enough that nobody notices.
 LATE_BIND_IDLE_SECONDS = 0.05
+# Exit status when the database cannot be opened: not 0 (a clean stop), so the Electron client restarts and says so.
+EXIT_DATABASE_UNAVAILABLE = 3
+# Pauses before a background task that met a busy or lost database tries again: doubling, capped.
+DATABASE_RETRY_SECONDS = (1.0, 30.0)
 
 
-async def refresh_loop(pool: PoolService, settings: SettingsStore) -> None:
+async def retrying(name: str, task: Callable[[], Awaitable[None]]) -> None:
+    """Run a background task; when the database is unavailable (busy past its wait), try again, never exit."""
+    pause, longest = DATABASE_RETRY_SECONDS
+    while True:
+        try:
+            await task()
+            return
+        except DatabaseUnavailable as exc:
+            log.warning("%s: %s; trying again in %g s", name, exc.message, pause)
+            await anyio.sleep(pause)
+            pause = min(pause * 2, longest)
+
+
+async def refresh_loop(pool: PoolService, settings: SettingsStore, db: Database) -> None:
     """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
     while True:
         await anyio.sleep(settings.current.org_pool.refreshIntervalSeconds)
+        db.check_file()  # a deleted or replaced database file is noticed even when nobody writes
         try:
             await pool.expire_due()
         except Exception:
@@ -70,7 +91,6 @@ async def run(
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
     """
-    home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
     target = choose_sqlite(home, database_url)
     storage = SqliteDatabase(target)
@@ -78,6 +98,11 @@ async def run(
     db = storage.file
     try:
         await storage.open()
+    except DatabaseUnavailable as exc:
+        # One sentence, no traceback; every connection is closed, so nothing keeps the process from exiting.
+        log.error("%s", exc.message)
+        raise SystemExit(EXIT_DATABASE_UNAVAILABLE) from None
+    try:
         late = LateMethods()
         dispatcher = Dispatcher(late)
         transport = Session(dispatcher, framing)
@@ -108,7 +133,11 @@ async def run(
 
                 governance = GovernanceService(db, pool)
                 notifications.watch_governance(governance, pool.status)
-                await governance.load_catalog(settings.current.raw)
+                try:
+                    await governance.load_catalog(settings.current.raw)
+                except DatabaseUnavailable as exc:  # busy right after start: serve, and load it once the lock is free
+                    log.warning("governance catalog not loaded yet: %s", exc.message)
+                    tg.start_soon(retrying, "governance catalog", lambda: governance.load_catalog(settings.current.raw))
                 settings.subscribe(governance.on_settings_changed)
                 # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
                 limits.narrow_with(governance)
@@ -129,10 +158,10 @@ async def run(
                 if unbound:
                     raise RuntimeError(f"surface methods without a handler: {unbound}")
                 # Runs once transport.serve has attached the peer, so its restart report is not dropped.
-                tg.start_soon(provisioning.serve)
+                tg.start_soon(retrying, "provisioning", provisioning.serve)
 
             tg.start_soon(settings.watch)
-            tg.start_soon(refresh_loop, pool, settings)
+            tg.start_soon(refresh_loop, pool, settings, db)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send, stop)
             tg.cancel_scope.cancel()

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"
     METHOD_NOT_FOUND = "METHOD_NOT_FOUND"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -84,3 +85,9 @@ class Cancelled(SidecarError):
 
 class StepTimeout(SidecarError):
     code = ErrorCode.TIMEOUT
+
+
+class DatabaseUnavailable(SidecarError):
+    """The database cannot take this request: busy past the wait, or the file at its path is no longer ours."""
+
+    code = ErrorCode.DATABASE_UNAVAILABLE

@@ -21,6 +21,7 @@ export type SidecarErrorCode =
   | "INVALID_REQUEST"
   | "METHOD_NOT_FOUND"
   | "MESSAGE_TOO_LARGE"
+  | "DATABASE_UNAVAILABLE"
   | "INTERNAL";
 
 export interface AgentCompletedParams {
@@ -82,6 +83,7 @@ export interface Claims {
 export interface DatabaseInfo {
   path: string;
   schemaVersion: number;
+  error: string | null;
 }
 
 /** More than one of anything: the organizations and workspaces to choose from, and the current selection. */

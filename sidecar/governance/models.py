@@ -25,12 +25,21 @@ class Claims(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    # Bounded, so a 4 MiB name is refused (INVALID_PARAMS naming the claim) instead of becoming an organization
+    # name; the identifiers are stripped first, so "   " is refused as empty rather than creating a user.
     iss: Annotated[StrictStr, Field(min_length=1, max_length=2048)]
     sub: Annotated[StrictStr, Field(min_length=1, max_length=255)]
-    email: StrictStr | None = None
-    name: StrictStr | None = None
-    preferred_username: StrictStr | None = None
-    roles: list[StrictStr] = Field(default_factory=list)
+    email: Annotated[StrictStr, Field(max_length=320)] | None = None
+    name: Annotated[StrictStr, Field(max_length=256)] | None = None
+    preferred_username: Annotated[StrictStr, Field(max_length=256)] | None = None
+    roles: Annotated[list[Annotated[StrictStr, Field(max_length=128)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
+
+    @field_validator("iss", "sub", mode="before")
+    @classmethod
+    def _identifiers_are_stripped(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("roles", mode="before")
     @classmethod

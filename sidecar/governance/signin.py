@@ -2,7 +2,9 @@
 
 Race-free by construction: the user row is inserted with `ON CONFLICT (issuer, subject) DO NOTHING`, so of two
 concurrent sign-ins of one subject exactly one creates it (the other finds the rows once the first commits), and
-the slug is found by inserting and retrying on conflict, never by reading first.
+the slug's next free suffix is found in one statement and claimed by the unique index (retried on a conflict).
+
+The claims themselves are bounded and their identifiers stripped where they are parsed (`models.Claims`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sidecar.governance.models import SYSTEM, Claims, Subject, TransitionType
 from sidecar.governance.store import PoolRef
 
 MAX_SLUG_BASE = 40
-MAX_SLUG_ATTEMPTS = 1000
+MAX_SLUG_ATTEMPTS = 3
 
 
 def display_name(claims: Claims) -> str:
@@ -39,13 +41,14 @@ def slug_base(claims: Claims) -> str:
     return cleaned[:MAX_SLUG_BASE].strip("-") or "user"
 
 
-def slug_candidates(base: str) -> list[str]:
-    return [base] + [f"{base}-{n}" for n in range(2, MAX_SLUG_ATTEMPTS + 1)]
-
-
 async def _insert_organization(conn: aiosqlite.Connection, values: dict[str, object], base: str) -> str:
-    """Insert with the first free slug of base, base-2, base-3, ...; the unique index decides, not a read."""
-    for slug in slug_candidates(base):
+    """Insert with the first free slug of base, base-2, base-3, ...: one query finds it, the unique index decides.
+
+    Inside the caller's write transaction nobody else can take the slug between the two statements; the retry is
+    for a store that does not serialize writers.
+    """
+    for _ in range(MAX_SLUG_ATTEMPTS):
+        slug = await store.next_free_slug(conn, base)
         if await store.insert_organization(conn, {**values, "slug": slug}):
             return slug
     slug = f"{base}-{new_id('x')[2:10]}"

@@ -119,6 +119,24 @@ async def find_subject(conn: aiosqlite.Connection, issuer: str, subject: str) ->
     )
 
 
+async def next_free_slug(conn: aiosqlite.Connection, base: str) -> str:
+    """`base` if free, else `base-N` with the smallest free N >= 2, found with one statement whatever N is.
+
+    `base` is `[a-z0-9-]` (see signin.slug_base), so it holds no LIKE wildcard; the suffix is parsed here rather
+    than cast in SQL, so the statement stays the same on SQLite and PostgreSQL.
+    """
+    rows = await fetch_all(conn, "SELECT slug FROM organizations WHERE slug = ? OR slug LIKE ?", (base, base + "-%"))
+    taken = {str(row["slug"]) for row in rows}
+    if base not in taken:
+        return base
+    prefix = base + "-"
+    numbers = {int(s[len(prefix) :]) for s in taken if s[len(prefix) :].isdigit() and s[len(prefix)] != "0"}
+    n = 2
+    while n in numbers:
+        n += 1
+    return f"{base}-{n}"
+
+
 async def insert_organization(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> bool:
     """False when the slug is taken, so the caller retries with the next suffix."""
     return await _insert_unless_taken(conn, "organizations", values, "slug")

@@ -16,6 +16,8 @@ from sidecar.wiremodel import WireModel
 class DatabaseInfo(WireModel):
     path: str
     schema_version: int
+    # Why writes are refused (the file was deleted or replaced under the running sidecar); null while all is well.
+    error: str | None = None
 
 
 class SfInfo(WireModel):
@@ -72,7 +74,9 @@ class SystemHandlers:
             version=__version__,
             protocol_version=PROTOCOL_VERSION,
             home=str(self._home),
-            database=DatabaseInfo(path=str(self._db.path), schema_version=await self._db.schema_version()),
+            database=DatabaseInfo(
+                path=str(self._db.path), schema_version=await self._db.schema_version(), error=self._db.check_file()
+            ),
             sf=sf,
             settings=SettingsInfo(
                 path=str(self._settings.path),

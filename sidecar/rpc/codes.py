@@ -30,6 +30,7 @@ RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.NOT_AUTHENTICATED: -32008,
     ErrorCode.TIMEOUT: -32009,
     ErrorCode.MESSAGE_TOO_LARGE: -32010,
+    ErrorCode.DATABASE_UNAVAILABLE: -32011,
 }
 
 Message = dict[str, Any]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import anyio
 
-from sidecar.errors import SfUnavailable, StepTimeout
+from sidecar.errors import SfFailed, SfUnavailable, StepTimeout
 from sidecar.sf.envelope import Envelope, parse_envelope
-from sidecar.sf.process import Completed, OutputSink, run_process
+from sidecar.sf.process import CaptureTooLarge, Completed, OutputSink, run_process
 
 QUIET_ENV = {
     "SF_DISABLE_TELEMETRY": "true",
@@ -109,7 +109,15 @@ class SfClient:
                     return await run_process(
                         argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
                     )
-            return await run_process(argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout)
+            return await run_process(
+                argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
+            )
+        except CaptureTooLarge as exc:
+            raise SfFailed(
+                f"`sf {' '.join(args[:3])}` {exc} and was stopped: no sf document is that large",
+                name="OutputTooLarge",
+                limitBytes=exc.limit,
+            ) from None
         except TimeoutError:
             raise StepTimeout(f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped") from None
         except (FileNotFoundError, PermissionError) as exc:
@@ -126,6 +134,14 @@ class SfClient:
         """Run with `--json` and parse stdout; stderr (update notices and the like) goes to the sink only."""
         completed = await self.run([*args, "--json"], sink=sink, capture_stdout=True, timeout=timeout, cwd=cwd)
         command = " ".join(a for a in args if not a.startswith("-"))[:60]
+        if completed.signal_name is not None:
+            # Whatever it printed before dying is a fragment; the signal is the news.
+            raise SfFailed(
+                f"`sf {command}` was killed by {completed.signal_name} before it finished",
+                name="KilledBySignal",
+                signal=completed.signal_name,
+                exitCode=completed.exit_code,
+            )
         return parse_envelope(completed.stdout, completed.exit_code, command)
 
     async def org_list(self, timeout: float) -> object:

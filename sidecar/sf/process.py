@@ -30,19 +30,40 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.02
 FLUSH_BYTES = 64 * 1024
 TERM_GRACE_SECONDS = 1.0
-MAX_CAPTURE_BYTES = 64 * 1024 * 1024
+# The most of a child's stdout kept whole (a `--json` document): the largest real envelope (a big deploy's
+# result) is a few MiB; past this the child is stopped and the run reported as failed, never buffered on.
+MAX_CAPTURE_BYTES = 32 * 1024 * 1024
 
 OutputSink = Callable[[str, str], Awaitable[None]]  # (stream name "stdout"|"stderr", text)
 
 
 @dataclass(frozen=True)
 class Completed:
-    exit_code: int
+    exit_code: int  # negative: killed by that signal (the subprocess convention)
     stdout: bytes  # empty unless captured
+
+    @property
+    def signal_name(self) -> str | None:
+        """`SIGKILL` for a child killed by signal 9, None when it exited: "exit code -9" tells a person nothing."""
+        return signal_name(self.exit_code)
+
+
+def signal_name(exit_code: int) -> str | None:
+    if exit_code >= 0:
+        return None
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"signal {-exit_code}"
 
 
 class CaptureTooLarge(Exception):
-    pass
+    """The child printed more than MAX_CAPTURE_BYTES on a captured stream; it was stopped."""
+
+    def __init__(self, stream: str, limit: int) -> None:
+        super().__init__(f"printed more than {limit // (1024 * 1024)} MiB on {stream}")
+        self.stream = stream
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -68,8 +89,27 @@ def kill_group(pid: int, sig: int) -> None:
         pass
 
 
+class _Capture:
+    """A captured stream: what was kept, and whether it overflowed (then the child is stopped, the rest dropped)."""
+
+    def __init__(self, pid: int) -> None:
+        self.data = bytearray()
+        self.overflowed = False
+        self._pid = pid
+
+    def add(self, chunk: bytes) -> None:
+        if self.overflowed:
+            return  # draining a child that is being killed: keep nothing more
+        if len(self.data) + len(chunk) > MAX_CAPTURE_BYTES:
+            self.overflowed = True
+            self.data = bytearray()
+            kill_group(self._pid, signal.SIGKILL)
+            return
+        self.data.extend(chunk)
+
+
 async def _pump(
-    stream: ByteReceiveStream | None, name: str, sink: OutputSink | None, capture: bytearray | None
+    stream: ByteReceiveStream | None, name: str, sink: OutputSink | None, capture: _Capture | None
 ) -> None:
     """Forward one pipe to `sink` in chunks of at most COALESCE_SECONDS, or capture it whole (bounded)."""
     if stream is None:
@@ -104,9 +144,7 @@ async def _pump(
             await flush()
             return
         if capture is not None:
-            if len(capture) + len(chunk) > MAX_CAPTURE_BYTES:
-                raise CaptureTooLarge(f"{name} exceeded {MAX_CAPTURE_BYTES} bytes")
-            capture.extend(chunk)
+            capture.add(chunk)
             continue
         text = decoder.decode(chunk)
         if text:
@@ -127,7 +165,8 @@ async def run_process(
     capture_stdout: bool = False,
     timeout: float | None = None,
 ) -> Completed:
-    """Run `argv` (never through a shell). Raises TimeoutError past `timeout`; cancellation kills the group too."""
+    """Run `argv` (never through a shell). Raises TimeoutError past `timeout`, CaptureTooLarge for a captured
+    stdout over MAX_CAPTURE_BYTES (the group is killed at that point); cancellation kills the group too."""
     watch = CHILD_WATCH.get()
     if watch is not None:
         env = {**(os.environ if env is None else env), **watch.env}
@@ -140,7 +179,7 @@ async def run_process(
         env=dict(env) if env is not None else None,
         start_new_session=True,
     )
-    captured = bytearray() if capture_stdout else None
+    captured = _Capture(process.pid) if capture_stdout else None
     try:
         if watch is not None:
             await watch.started(process.pid)  # the pid is the group id: the child leads its own session
@@ -152,7 +191,9 @@ async def run_process(
                 # A grandchild that outlives the leader would hold the pipes open forever.
                 kill_group(process.pid, signal.SIGKILL)
         assert process.returncode is not None
-        return Completed(process.returncode, bytes(captured or b""))
+        if captured is not None and captured.overflowed:
+            raise CaptureTooLarge("stdout", MAX_CAPTURE_BYTES)
+        return Completed(process.returncode, bytes(captured.data) if captured is not None else b"")
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None:
