@@ -49,7 +49,7 @@ async def _serve(home: Path, framing: Framing, database_url: str | None) -> None
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_sigterm, stop)
-        await app.run(home, framing, open_input(0), FdSendStream(wire), stop)
+        await app.run(home, framing, open_input(0), FdSendStream(wire), stop, database_url=database_url)
         tg.cancel_scope.cancel()
 
 
@@ -59,7 +59,17 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     home = (args.home or default_home()).expanduser().resolve()
-    anyio.run(_serve, home, Framing(args.framing), args.database_url, backend="asyncio")
+    try:
+        anyio.run(_serve, home, Framing(args.framing), args.database_url, backend="asyncio")
+    except BaseExceptionGroup as group:
+        # The app ends with SystemExit (a bad database URL, a database it cannot open) inside the task group that
+        # also listens for SIGTERM: exit with the app's own status, not 1 and a traceback.
+        exits = group.subgroup(SystemExit)
+        if exits is None:
+            raise
+        while isinstance(exits, BaseExceptionGroup):
+            exits = exits.exceptions[0]
+        raise exits from None
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ BOUNDS: dict[str, tuple[float, float, float, float]] = {
     "refreshIntervalSeconds": (0.1, 3600, 0.099, 3600.001),
     "stepTimeoutMinutes": (0.01, 1440, 0.009, 1440.001),
     "createWaitMinutes": (1, 120, 0, 121),
+    "sfRunConcurrency": (1, 16, 0, 17),
 }
-INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes"}
+INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency"}
 BEYOND = [1e300, -1e300, 1e-6, True, False, "5", None, [], {}, 2**63, -(2**63)]
 
 
