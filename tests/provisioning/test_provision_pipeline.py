@@ -303,7 +303,7 @@ async def test_a_side_by_side_step_timing_out_is_named_and_its_siblings_finish(
 ) -> None:
     worktree = make_worktree(tmp_path / "wt")
     fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")], scenarios={"data import tree": "hang"}))
-    async with SidecarProcess.start(home, settings=fake_sf.settings(stepTimeoutMinutes=0.02), env=fake_sf.env) as sc:
+    async with SidecarProcess.start(home, settings=fake_sf.settings(stepTimeoutMinutes=0.05), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
         result = await sc.call("agent:provision", config("a1", worktree), timeout=20)
         steps = {s["name"]: s["status"] for s in result["steps"]}
