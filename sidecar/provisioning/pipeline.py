@@ -216,16 +216,7 @@ class Pipeline:
             org = await self._org_step()
             if isinstance(org, Queued):
                 return org
-            await self._deploy_step(org)
-            inputs = await self._step_inputs()
-            sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._guard, self._data_step, org, sections["data"])
-                tg.start_soon(self._guard, self._users_step, org, sections["users"])
-                tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
-            await self._record_inputs(org, inputs)
-            if self._fatal:
-                raise self._fatal[0]
+            await self._build(org)
             return Succeeded(await self._login_step(org))
         except StepFailed as exc:
             self._failed_step = exc.step
@@ -235,6 +226,35 @@ class Pipeline:
                 if extra.sentence:
                     self._errors.append(extra.sentence)
             return Failed()
+
+    async def _build(self, org: ScratchOrg) -> None:
+        """Deploy, then data + users + permission sets side by side; what they got is recorded on the org."""
+        await self._deploy_step(org)
+        inputs = await self._step_inputs()
+        sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._guard, self._data_step, org, sections["data"])
+            tg.start_soon(self._guard, self._users_step, org, sections["users"])
+            tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
+        await self._record_inputs(org, inputs)
+        if self._fatal:
+            raise self._fatal[0]
+
+    async def hydrate(self, org: ScratchOrg) -> PipelineOutcome:
+        """Pre-warm's hydration of a pool org: the deploy (recorded as usual), data, users and permission sets,
+        no org step and no login URL. Success only when every step ended ok or skipped: an org that got a warning
+        is half-built, and the caller keeps it out of the pool."""
+        self._org = org
+        try:
+            await self._build(org)
+        except StepFailed as exc:
+            self._failed_step = exc.step
+            if exc.sentence:
+                self._errors.append(exc.sentence)
+            return self._outcome(Failed())
+        if self._warnings:
+            return self._outcome(Failed())
+        return self._outcome(Succeeded(""))
 
     async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
         """A side-by-side step's fatal failure ends the run after its siblings finish (they are not cut short)."""
