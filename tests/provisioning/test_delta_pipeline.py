@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from sidecar.devtools.client import SidecarProcess
@@ -230,3 +231,56 @@ async def test_a_full_deploy_without_git_records_nothing_and_deploys_in_full_aga
         assert first["org"]["deployedCommit"] is None
         _, argvs, _ = await run.provision()
         assert [source_dirs(a) for a in argvs] == [[str(wt / "force-app")]]
+
+
+async def test_a_hydrated_org_whose_hydration_failed_is_never_claimed(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
+    repo, wt = project(tmp_path)
+    # The first hydration's deploy fails (it is never claimed meanwhile, then deleted); the second one succeeds.
+    fake_sf.write(fake_state(scenarios={"project deploy start": ["fail-object"]}, delays={"project deploy start": 1.0}))
+    settings = fake_sf.settings(
+        maxOrgs=1, preWarm=True, projectDir=str(repo), permissionSets=["QA_Admin"], refreshIntervalSeconds=0.2
+    )
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
+        seen: set[str] = set()
+        with anyio.fail_after(20):
+            while not any(c["argv"][:3] == ["org", "delete", "scratch"] for c in fake_sf.calls()):
+                for org in await sc.call("org:list"):
+                    seen.add(org["hydration"])
+                assert await sc.call("org:claim", "a0") is None  # hydrating or failed: never handed out
+                await anyio.sleep(0.05)
+        assert "hydrating" in seen
+        assert await sc.call("org:claim", "a0") is None
+        assert [o for o in await sc.call("org:list") if o["hydration"] != "failed"] == []
+    assert wt.is_dir()
+
+
+async def test_a_hydrated_pool_org_deploys_only_the_agents_change(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
+    repo, wt = project(tmp_path)
+    fake_sf.write(fake_state())
+    settings = fake_sf.settings(
+        maxOrgs=1, preWarm=True, projectDir=str(repo), permissionSets=["QA_Admin"], refreshIntervalSeconds=0.2
+    )
+    async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
+        with anyio.fail_after(20):
+            while not [o for o in await sc.call("org:list") if o["hydration"] == "ready"]:
+                await anyio.sleep(0.1)
+        ready = (await sc.call("org:list"))[0]
+        assert ready["deployedCommit"] == git(repo, "rev-parse", "HEAD").strip()
+        for n in (1, 2, 3):
+            (wt / CLASSES / f"Service{n}.cls").write_text(f"public class Service{n} {{ Integer branch; }}\n")
+        commit(wt, "three files on the agent's branch")
+        before = len(fake_sf.calls())
+        result = await sc.call("agent:provision", config("a1", wt), timeout=60)
+        assert result["success"] and result["org"]["id"] == ready["id"]
+        pane = terminal_text(sc, "a1")
+        assert f"Delta deploy: 3 files changed since {ready['deployedCommit'][:7]}" in pane
+        steps = {s["name"]: s["status"] for s in result["steps"]}
+        assert steps["data"] == steps["users"] == steps["permsets"] == "skipped"
+        argvs = deploys(fake_sf, before)
+        assert len(argvs) == 1 and len(source_dirs(argvs[0])) == 3
+        username = result["org"]["username"]
+        assert deployed_files(fake_sf.read(), username) == source_files(wt / "force-app")
