@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 
 from bench.common import Report, median
-from sidecar.client import SidecarProcess
+from sidecar.devtools.client import SidecarProcess
 from sidecar.fakesf import executable_path
 from sidecar.fakesf.components import deployed_files
 
