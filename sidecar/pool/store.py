@@ -71,10 +71,12 @@ async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_bef
 
 
 async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int, int]:
-    """(total, available, leased, expired), counting an org past its expiry as expired before any refresh."""
+    """(total, available, leased, expired), counting an org past its expiry as expired before any refresh; an org
+    still hydrating (or failed) is in the total only: nobody can claim it yet."""
     row = await conn.fetch_one(
         "SELECT COUNT(*) AS total,"
-        " COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS available,"
+        f" COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? AND {CLAIMABLE_HYDRATION}"
+        " THEN 1 ELSE 0 END), 0) AS available,"
         " COALESCE(SUM(CASE WHEN status = 'leased' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS leased,"
         " COALESCE(SUM(CASE WHEN status = 'expired' OR expires_at <= ? THEN 1 ELSE 0 END), 0) AS expired"
         " FROM scratch_orgs",
