@@ -123,6 +123,9 @@ export interface Health {
   settings: SettingsInfo;
 }
 
+/** Where a pre-warmed org is in getting the project deployed to it; only `ready` (or none) is claimable. */
+export type Hydration = "hydrating" | "failed" | "ready";
+
 export interface Indicator {
   label: string;
   level: "green" | "yellow" | "red";
@@ -334,6 +337,8 @@ export interface ScratchOrg {
   expiresAt: IsoDateTime | null;
   createdAt: IsoDateTime | null;
   source: OrgSource;
+  deployedCommit: string | null;
+  hydration: Hydration | null;
 }
 
 export interface SettingsInfo {

@@ -19,6 +19,14 @@ class OrgStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class Hydration(StrEnum):
+    """Where a pre-warmed org is in getting the project deployed to it; only `ready` (or none) is claimable."""
+
+    HYDRATING = "hydrating"
+    FAILED = "failed"
+    READY = "ready"
+
+
 class OrgSource(StrEnum):
     MANUAL = "manual"
     DISCOVERED = "discovered"
@@ -47,6 +55,11 @@ class ScratchOrg(WireModel):
     expires_at: datetime | None = None
     created_at: datetime | None = None
     source: OrgSource
+    # The commit of the project the org's last successful deploy came from (a re-provision deploys what changed
+    # since); None when nothing is recorded, and the next deploy is full.
+    deployed_commit: str | None = None
+    # Pre-warm's hydration: None (not hydrated), hydrating, failed (never claimed) or ready.
+    hydration: Hydration | None = None
 
     def matches(self, target: str) -> bool:
         """An agent may name its org by any of the four identities a person or the CLI uses."""

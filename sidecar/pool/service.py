@@ -7,6 +7,7 @@ listener never hears of a change that was rolled back).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sidecar.pool.models import (
     ALIAS_PATTERN,
     ChangeReason,
     DiscoveryReport,
+    Hydration,
     OrgSource,
     OrgStatus,
     PoolStatus,
@@ -213,8 +215,11 @@ class PoolService:
         instance_url: str | None = None,
         source: OrgSource = OrgSource.MANUAL,
         lease_to: str | None = None,
+        hydration: Hydration | None = None,
     ) -> ScratchOrg:
-        """Add an org; with `lease_to`, lease it in the same transaction so no other agent can claim it first."""
+        """Add an org; with `lease_to`, lease it in the same transaction so no other agent can claim it first.
+        With `hydration` HYDRATING it is in the pool (and counts against capacity) but never claimable until
+        pre-warm marks it ready."""
         check_alias(alias)
         if lease_to is not None:
             check_agent_id(lease_to)
@@ -239,6 +244,7 @@ class PoolService:
             "expires_at": expires_at,
             "created_at": now,
             "source": source.value,
+            "hydration": hydration.value if hydration else None,
         }
         try:
             async with self._db.transaction() as conn:
@@ -286,6 +292,47 @@ class PoolService:
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
+        return org
+
+    # -- what an org holds of the project (delta deploys, hydration) ------------------------------------------------
+
+    async def deployment(self, org_id: str) -> OrgDeployment:
+        """The recorded source state and step input hashes of an org; empty when none (or damaged)."""
+        state, inputs = await store.deployment_of(self._db.reader, org_id)
+        return OrgDeployment(_json_object(state), _json_object(inputs))
+
+    async def record_deployment(
+        self,
+        org_id: str,
+        *,
+        commit: str | None,
+        state: dict[str, Any] | None,
+        inputs: dict[str, Any] | None = None,
+        hydration: Hydration | None = None,
+    ) -> ScratchOrg | None:
+        """Record what the org holds now (None forgets it: the next deploy is full); returns the updated org."""
+        fields: dict[str, Any] = {
+            "deployed_commit": commit,
+            "source_state": json.dumps(state, sort_keys=True) if state is not None else None,
+        }
+        if inputs is not None:
+            fields["step_inputs"] = json.dumps(inputs, sort_keys=True)
+        if hydration is not None:
+            fields["hydration"] = hydration.value
+        async with self._db.transaction() as conn:
+            return await store.set_deployment(conn, org_id, fields)
+
+    async def record_step_inputs(self, org_id: str, inputs: dict[str, Any]) -> None:
+        """Record the hashes of the data/users/permsets inputs the org has got, leaving its source state alone."""
+        async with self._db.transaction() as conn:
+            await store.set_deployment(conn, org_id, {"step_inputs": json.dumps(inputs, sort_keys=True)})
+
+    async def set_hydration(self, org_id: str, hydration: Hydration) -> ScratchOrg | None:
+        """Mark a pre-warmed org hydrating, failed (never claimed) or ready (claimable); announces nothing new."""
+        async with self._db.transaction() as conn:
+            org = await store.set_deployment(conn, org_id, {"hydration": hydration.value})
+        if org is not None and hydration is Hydration.READY:
+            await self._announce([PoolChange(ChangeReason.REGISTERED, org)])
         return org
 
     async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
@@ -422,6 +469,25 @@ class PoolService:
                     changes.append(PoolChange(ChangeReason.EXPIRED, expired, gone.assigned_agent_id))
         await self._announce(changes)
         return report
+
+
+@dataclass(frozen=True)
+class OrgDeployment:
+    """What an org holds of the project as recorded: the SourceState record and the step input hashes."""
+
+    state: dict[str, Any] | None
+    inputs: dict[str, Any] | None
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """A stored JSON object, or None for none or a damaged value (the caller then assumes nothing is held)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def new_org_id() -> str:

@@ -18,8 +18,10 @@ from sidecar.storage.rows import to_model, to_models
 
 COLUMNS = (
     "id, alias, username, sf_org_id, instance_url, login_url, status, assigned_agent_id, leased_at,"
-    " expires_at, created_at, source"
+    " expires_at, created_at, source, deployed_commit, hydration"
 )
+# An org pre-warm is still hydrating, or failed to hydrate, is never handed out.
+CLAIMABLE_HYDRATION = "(hydration IS NULL OR hydration = 'ready')"
 # Counted against capacity: the orgs that exist for someone to use.
 HOLDING = "status IN ('available', 'leased')"
 
@@ -61,7 +63,7 @@ async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_bef
     """Whether a claim could change or return anything: an org to lease, the agent's own lease, or one to expire."""
     row = await conn.fetch_one(
         "SELECT 1 FROM scratch_orgs WHERE assigned_agent_id = ?"
-        " OR (status = 'available' AND expires_at > ?)"
+        f" OR (status = 'available' AND expires_at > ? AND {CLAIMABLE_HYDRATION})"
         " OR (status <> 'expired' AND expires_at <= ?) LIMIT 1",
         (agent_id, not_before, now),
     )
@@ -69,10 +71,12 @@ async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_bef
 
 
 async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int, int]:
-    """(total, available, leased, expired), counting an org past its expiry as expired before any refresh."""
+    """(total, available, leased, expired), counting an org past its expiry as expired before any refresh; an org
+    still hydrating (or failed) is in the total only: nobody can claim it yet."""
     row = await conn.fetch_one(
         "SELECT COUNT(*) AS total,"
-        " COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS available,"
+        f" COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? AND {CLAIMABLE_HYDRATION}"
+        " THEN 1 ELSE 0 END), 0) AS available,"
         " COALESCE(SUM(CASE WHEN status = 'leased' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS leased,"
         " COALESCE(SUM(CASE WHEN status = 'expired' OR expires_at <= ? THEN 1 ELSE 0 END), 0) AS expired"
         " FROM scratch_orgs",
@@ -112,7 +116,8 @@ async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before:
     return _org(
         await conn.fetch_one(
             "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
-            " WHERE status = 'available' AND id = (SELECT id FROM scratch_orgs WHERE status = 'available'"
+            f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION} AND id = (SELECT id FROM scratch_orgs"
+            f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION}"
             f" AND expires_at > ? ORDER BY expires_at, id LIMIT 1{conn.dialect.skip_locked})"
             f" RETURNING {COLUMNS}",
             (agent_id, now, not_before),
@@ -165,3 +170,25 @@ async def update_details(conn: Connection, org_id: str, fields: dict[str, Any]) 
 
 async def delete(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(await conn.fetch_one(f"DELETE FROM scratch_orgs WHERE id = ? RETURNING {COLUMNS}", (org_id,)))
+
+
+async def deployment_of(conn: Connection, org_id: str) -> tuple[str | None, str | None]:
+    """(source_state, step_inputs) as stored (JSON text or None): what the org holds of the project."""
+    row = await conn.fetch_one("SELECT source_state, step_inputs FROM scratch_orgs WHERE id = ?", (org_id,))
+    return (row["source_state"], row["step_inputs"]) if row is not None else (None, None)
+
+
+async def set_deployment(
+    conn: Connection, org_id: str, fields: dict[str, Any]
+) -> ScratchOrg | None:
+    """Overwrite what the org holds (deployed_commit, source_state, step_inputs, hydration), nothing else."""
+    allowed = {"deployed_commit", "source_state", "step_inputs", "hydration"}
+    unknown = set(fields) - allowed
+    if unknown or not fields:
+        raise ValueError(f"not a deployment column: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    return _org(
+        await conn.fetch_one(
+            f"UPDATE scratch_orgs SET {assignments} WHERE id = ? RETURNING {COLUMNS}", (*fields.values(), org_id)
+        )
+    )

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
-from sidecar.pool.models import ALIAS_PATTERN, OrgSource, OrgStatus, ScratchOrg
+from sidecar.pool.models import ALIAS_PATTERN, Hydration, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
@@ -155,8 +155,10 @@ async def register_created(
     cwd: Path | None,
     sink: OutputSink | None,
     lease_to: str | None = None,
+    hydration: Hydration | None = None,
 ) -> ScratchOrg:
-    """Add a just-created org to the pool (leased to `lease_to` in the same transaction).
+    """Add a just-created org to the pool (leased to `lease_to` in the same transaction; `hydration` HYDRATING
+    keeps it unclaimable until pre-warm has built it).
 
     Shielded from cancellation: an org that exists in the Dev Hub must never be one the pool does not know (a stop
     that cancels the run releases it afterwards). An org the pool refuses (it filled up meanwhile, or a clash) is
@@ -173,6 +175,7 @@ async def register_created(
                 instance_url=created.instance_url,
                 source=OrgSource.PROVISIONED,
                 lease_to=lease_to,
+                hydration=hydration,
             )
         except (CapacityReached, AlreadyExists):
             await delete_quietly(sf, created.alias, cwd, sink)

@@ -16,10 +16,12 @@ warnings and the run still reaches QA_READY.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,9 +31,10 @@ from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
 from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
+from sidecar.provisioning.delta import Delta, Full, Plan, SourceState, describe, plan_deploy, split_source_dirs, step_inputs
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
-from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths
+from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths, inside
 from sidecar.provisioning.terminal import Section, Terminal
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
@@ -109,6 +112,31 @@ class PipelineOutcome:
     org: ScratchOrg | None
 
 
+NOTHING_TO_DEPLOY = "NothingToDeploy"
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """How one deploy (or one delta) went. `failed` with `sentence` and/or `errors` (the component failure lines)
+    when it did not succeed; `landed` whether anything reached the org (None: cannot tell); `fallback` the reason
+    a delta gives way to a full deploy; `failed_files` the files the failures name."""
+
+    failed: bool = False
+    sentence: str | None = None
+    errors: tuple[str, ...] = ()
+    landed: bool | None = None
+    fallback: str | None = None
+    failed_files: tuple[str, ...] = ()
+
+
+def _names_changed(failed: str, changed: set[str]) -> bool:
+    """Whether a failing file (a local path, or the package path `classes/X.cls` the API names) is a changed one."""
+    if failed in changed or str(Path(failed).resolve()) in changed:
+        return True
+    suffix = "/" + failed.lstrip("/")
+    return any(c.endswith(suffix) for c in changed)
+
+
 @dataclass
 class StepRun:
     name: str
@@ -142,6 +170,10 @@ class Pipeline:
     _failed_step: str | None = None
     _reports: dict[str, StepReport] = field(default_factory=dict)
     _fatal: list[StepFailed] = field(default_factory=list)
+    # The data/users/permsets input hashes the org already got, read at the deploy step; the middle steps skip
+    # what matches `_inputs` (this run's), and those that end ok are recorded on the org once they all end.
+    _held_inputs: dict[str, Any] = field(default_factory=dict)
+    _inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def agent_id(self) -> str:
@@ -184,14 +216,7 @@ class Pipeline:
             org = await self._org_step()
             if isinstance(org, Queued):
                 return org
-            await self._deploy_step(org)
-            sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._guard, self._data_step, org, sections["data"])
-                tg.start_soon(self._guard, self._users_step, org, sections["users"])
-                tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
-            if self._fatal:
-                raise self._fatal[0]
+            await self._build(org)
             return Succeeded(await self._login_step(org))
         except StepFailed as exc:
             self._failed_step = exc.step
@@ -201,6 +226,35 @@ class Pipeline:
                 if extra.sentence:
                     self._errors.append(extra.sentence)
             return Failed()
+
+    async def _build(self, org: ScratchOrg) -> None:
+        """Deploy, then data + users + permission sets side by side; what they got is recorded on the org."""
+        await self._deploy_step(org)
+        inputs = await self._step_inputs()
+        sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._guard, self._data_step, org, sections["data"])
+            tg.start_soon(self._guard, self._users_step, org, sections["users"])
+            tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
+        await self._record_inputs(org, inputs)
+        if self._fatal:
+            raise self._fatal[0]
+
+    async def hydrate(self, org: ScratchOrg) -> PipelineOutcome:
+        """Pre-warm's hydration of a pool org: the deploy (recorded as usual), data, users and permission sets,
+        no org step and no login URL. Success only when every step ended ok or skipped: an org that got a warning
+        is half-built, and the caller keeps it out of the pool."""
+        self._org = org
+        try:
+            await self._build(org)
+        except StepFailed as exc:
+            self._failed_step = exc.step
+            if exc.sentence:
+                self._errors.append(exc.sentence)
+            return self._outcome(Failed())
+        if self._warnings:
+            return self._outcome(Failed())
+        return self._outcome(Succeeded(""))
 
     async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
         """A side-by-side step's fatal failure ends the run after its siblings finish (they are not cut short)."""
@@ -401,6 +455,16 @@ class Pipeline:
     # -- 2. deploy --------------------------------------------------------------------------------------------------
 
     async def _deploy_step(self, org: ScratchOrg) -> None:
+        held = await self.pool.deployment(org.id)
+        self._held_inputs = dict(held.inputs or {})
+        # Planned before anything runs (an edit made while the CLI deploys is newer than the recorded state), and
+        # outside the step's clock: each git command has its own limit, and a slow git only means a full deploy.
+        try:
+            plan: Plan | None = await plan_deploy(
+                self.paths.worktree, self.paths.source_dir, self.paths.scratch_def, SourceState.from_record(held.state)
+            )
+        except (AccessDenied, InvalidParams):
+            plan = None  # the step below checks the paths again and reports what is wrong
         async with self._step("deploy") as step:
             source_dir = self.paths.source_dir  # resolved and checked now, right before the deploy
             if not source_dir.is_dir():
@@ -408,54 +472,143 @@ class Pipeline:
                     f"There is nothing to deploy: {self.settings.sourceDir} (orgPool.sourceDir) is not a directory "
                     f"in worktree {self.paths.worktree}."
                 )
-            ids = results.DeployIdScanner()
-            human_error = results.HumanErrorScanner()
+            if plan is None:
+                plan = Plan(Full("The project's paths could not be checked before the deploy."), None)
+            decision = plan.decision
+            await self._say(step, describe(decision))
+            if isinstance(decision, Delta) and not decision.paths:
+                return await self._record_source(org, plan.state)
+            if held.state is not None:  # a deploy that half-lands must never leave a stale base recorded
+                await self.pool.record_deployment(org.id, commit=None, state=None)
+            landed: list[bool | None] = []
+            if isinstance(decision, Delta):
+                paths = [str(self._delta_path(source_dir, p)) for p in decision.paths]
+                attempt = await self._deploy_delta(step, org, paths)
+                landed.append(attempt.landed)
+                if not attempt.failed:
+                    return await self._record_source(org, plan.state)
+                if attempt.fallback is None:
+                    await self._restore_if_untouched(org, held.state, landed)
+                    raise self._failure(attempt)
+                await self._say(step, f"Full deploy: {attempt.fallback} The whole source dir is deployed instead.")
+            attempt = await self._deploy(step, org, [str(source_dir)])
+            landed.append(attempt.landed)
+            if attempt.failed:
+                await self._restore_if_untouched(org, held.state, landed)
+                raise self._failure(attempt)
+            await self._record_source(org, plan.state)
 
-            async def sink(stream: str, text: str) -> None:
-                ids.feed(text)
-                if stream == "stderr":
-                    human_error.feed(text)
-                await step.section.write(stream, text)
+    async def _restore_if_untouched(
+        self, org: ScratchOrg, state: dict[str, Any] | None, landed: list[bool | None]
+    ) -> None:
+        """A deploy that failed and rolled back whole left the org as it was: its recorded state holds again."""
+        if state is not None and all(x is False for x in landed):
+            await self.pool.record_deployment(org.id, commit=str(state.get("commit")), state=state)
 
-            # Human mode, so the pane shows progress while it runs (with --json the CLI is silent until the end).
-            started = await self.sf.run(
-                ["project", "deploy", "start", "--target-org", org.alias, "--source-dir", str(source_dir)],
-                sink=sink,
-                cwd=self.paths.cwd,
-                timeout=step.remaining(),
+    def _failure(self, attempt: _Attempt) -> StepFailed:
+        self._errors.extend(attempt.errors)
+        return StepFailed(attempt.sentence)
+
+    @staticmethod
+    def _delta_path(source_dir: Path, path: str) -> Path:
+        """A changed file, checked inside the source dir now (a symlink swapped in cannot point the CLI elsewhere)."""
+        try:
+            relative = Path(path).relative_to(source_dir)
+        except ValueError:
+            relative = Path(os.path.relpath(Path(path).resolve(), source_dir))
+        return inside(source_dir, relative.as_posix(), "sourceDir")
+
+    async def _record_source(self, org: ScratchOrg, state: SourceState | None) -> None:
+        """The org now holds `state` (None: git could not tell, so nothing is recorded and the next deploy is full)."""
+        updated = await self.pool.record_deployment(
+            org.id, commit=state.commit if state else None, state=state.to_record() if state else None
+        )
+        if updated is not None:
+            self._org = updated
+
+    async def _deploy_delta(self, step: StepRun, org: ScratchOrg, paths: list[str]) -> _Attempt:
+        """Deploy the changed files (in several commands when one argv would be too long).
+
+        A component failure in one of these files is the agent's own change: the run ends in error as a full
+        deploy's would (no fallback). Any other failure (the deploy did not start, timed out, failed outside the
+        change) says nothing about the agent's code, so it comes back with a `fallback` reason for a full deploy.
+        """
+        base = ["project", "deploy", "start", "--target-org", org.alias]
+        try:
+            argvs = split_source_dirs(base, paths)
+        except ValueError as exc:
+            return _Attempt(failed=True, fallback=f"The delta cannot be passed to the CLI: {exc}.", landed=False)
+        changed = set(paths)
+        landed: bool | None = False
+        for argv in argvs:
+            attempt = await self._deploy(step, org, argv[len(base) + 1 :: 2], nothing_is_fine=True)
+            landed = True if attempt.landed or landed else (None if attempt.landed is None or landed is None else False)
+            if not attempt.failed:
+                continue
+            if any(_names_changed(f, changed) for f in attempt.failed_files):
+                return replace(attempt, landed=landed)
+            why = (attempt.sentence or "; ".join(attempt.errors[:2]) or "it failed").rstrip(".")
+            return replace(attempt, landed=landed, fallback=f"The delta deploy failed outside the agent's change ({why}).")
+        return _Attempt(landed=landed)
+
+    async def _deploy(
+        self, step: StepRun, org: ScratchOrg, source_dirs: list[str], *, nothing_is_fine: bool = False
+    ) -> _Attempt:
+        """One `sf project deploy start` of `source_dirs`, streamed, then its result read. A failure comes back in
+        the attempt: the caller decides whether it ends the run or a full deploy follows."""
+        ids = results.DeployIdScanner()
+        human_error = results.HumanErrorScanner()
+
+        async def sink(stream: str, text: str) -> None:
+            ids.feed(text)
+            if stream == "stderr":
+                human_error.feed(text)
+            await step.section.write(stream, text)
+
+        args = ["project", "deploy", "start", "--target-org", org.alias]
+        for path in source_dirs:
+            args += ["--source-dir", path]
+        # Human mode, so the pane shows progress while it runs (with --json the CLI is silent until the end).
+        started = await self.sf.run(args, sink=sink, cwd=self.paths.cwd, timeout=step.remaining())
+        if ids.deploy_id is None:
+            if started.exit_code == 0:
+                step.status = StepStatus.WARNING
+                self._warnings.append("The deploy printed no deploy id, so its result could not be checked.")
+                return _Attempt(landed=None)
+            if nothing_is_fine and (human_error.error or "").startswith(NOTHING_TO_DEPLOY):
+                # Only ignored files changed (.forceignore): nothing to deploy is not a failure.
+                await self._say(step, "The changed files are all ignored (.forceignore): nothing to deploy.")
+                return _Attempt(landed=False)
+            detail = human_error.error or f"`sf project deploy start` exited with code {started.exit_code}"
+            return _Attempt(failed=True, sentence=mask(f"The deploy to {org.alias} did not start ({detail})."), landed=False)
+        result = await self._deploy_report(step, ids.deploy_id)
+        failures = results.deploy_failures(result, self.paths.worktree)
+        await self._say(step, results.deploy_summary(result))
+        for line in failures:
+            await self._say(step, "  " + line)
+        if result.get("success") is True:
+            if failures:
+                step.status = StepStatus.WARNING
+                self._warnings.extend(f"Not deployed: {line}" for line in failures)
+            return _Attempt(landed=True)
+        if result.get("done") is False:
+            return _Attempt(
+                failed=True,
+                sentence=f"Deploy {ids.deploy_id} had not finished when its time ran out (status "
+                f"{result.get('status')}); see `sf project deploy report --job-id {ids.deploy_id}`.",
+                landed=None,
             )
-            if ids.deploy_id is None:
-                if started.exit_code == 0:
-                    step.status = StepStatus.WARNING
-                    self._warnings.append("The deploy printed no deploy id, so its result could not be checked.")
-                    return
-                raise StepFailed(
-                    mask(
-                        f"The deploy to {org.alias} did not start ("
-                        + (human_error.error or f"`sf project deploy start` exited with code {started.exit_code}")
-                        + ")."
-                    )
-                )
-            result = await self._deploy_report(step, ids.deploy_id)
-            failures = results.deploy_failures(result, self.paths.worktree)
-            await self._say(step, results.deploy_summary(result))
-            for line in failures:
-                await self._say(step, "  " + line)
-            if result.get("success") is True:
-                if failures:
-                    step.status = StepStatus.WARNING
-                    self._warnings.extend(f"Not deployed: {line}" for line in failures)
-                return
-            if result.get("done") is False:
-                raise StepFailed(
-                    f"Deploy {ids.deploy_id} had not finished when its time ran out (status "
-                    f"{result.get('status')}); see `sf project deploy report --job-id {ids.deploy_id}`."
-                )
-            self._errors.extend(
+        # A failed deploy rolls back whole (the CLI's default): nothing reached the org.
+        deployed = result.get("numberComponentsDeployed")
+        return _Attempt(
+            failed=True,
+            errors=tuple(
                 failures
                 or [f"Deploy {ids.deploy_id} ended with status {result.get('status')} and named no failing component."]
-            )
-            raise StepFailed(None)
+            ),
+            landed=False if deployed in (0, "0") else None,
+            failed_files=tuple(results.failed_files(result)),
+        )
 
     async def _deploy_report(self, step: StepRun, deploy_id: str) -> dict[str, Any]:
         args = ["project", "deploy", "report", "--job-id", deploy_id]
@@ -472,11 +625,46 @@ class Pipeline:
 
     # -- 3, 4, 5. side by side ------------------------------------------------------------------------------------------
 
+    async def _step_inputs(self) -> dict[str, str]:
+        """The hashes of what data, users and permsets get this time (empty when a path check fails: then every
+        step runs and reports the problem itself)."""
+        try:
+            data_plan, user_def = self.paths.data_plan, self.paths.user_def
+        except (AccessDenied, InvalidParams):
+            return {}
+        got = await anyio.to_thread.run_sync(
+            step_inputs, self.paths.worktree, data_plan, user_def, list(self.settings.permissionSets)
+        )
+        self._inputs = {"data": got.data, "users": got.users, "permsets": got.permsets}
+        return self._inputs
+
+    async def _already_got(self, step: StepRun, what: str) -> bool:
+        """Skip the step when the org already got exactly these inputs (a second data load would duplicate rows,
+        a second user would collide); a changed input runs the step again."""
+        wanted = self._inputs.get(step.name)
+        if wanted is None or self._held_inputs.get(step.name) != wanted:
+            return False
+        await self._skip(step, f"This org already has {what} from the same inputs: skipped.")
+        return True
+
+    async def _record_inputs(self, org: ScratchOrg, inputs: dict[str, str]) -> None:
+        """Record the inputs of the steps that ended ok or skipped; a step that warned runs again next time."""
+        done = {
+            name: value
+            for name, value in inputs.items()
+            if name in self._reports and self._reports[name].status in (StepStatus.OK, StepStatus.SKIPPED)
+        }
+        if inputs and done != self._held_inputs:
+            with anyio.CancelScope(shield=True):
+                await self.pool.record_step_inputs(org.id, done)
+
     async def _data_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("data", section) as step:
             plan = self.paths.data_plan  # resolved and checked now, right before the command that reads it
             if not plan.is_file():
                 return await self._skip(step, f"No data plan at {self.settings.dataPlanPath}: no sample data to load.")
+            if await self._already_got(step, "the sample data"):
+                return
             envelope = await self._sf_json_or_warn(
                 step,
                 ["data", "import", "tree", "--target-org", org.alias, "--plan", str(plan)],
@@ -490,6 +678,8 @@ class Pipeline:
             user_def = self.paths.user_def  # resolved and checked now, right before the command that reads it
             if not user_def.is_file():
                 return await self._skip(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
+            if await self._already_got(step, "the QA user"):
+                return
             envelope = await self._sf_json_or_warn(
                 step,
                 ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(user_def)],
@@ -520,6 +710,8 @@ class Pipeline:
                 if step.status is StepStatus.OK:
                     step.status = StepStatus.SKIPPED
                 await self._say(step, "No permission sets to assign (orgPool.permissionSets).")
+                return
+            if await self._already_got(step, f"permission sets {', '.join(names)} assigned"):
                 return
             args = ["org", "assign", "permset", "--target-org", org.alias]
             for name in names:

@@ -17,8 +17,10 @@ from typing import Any
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SidecarError, SfFailed
+from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
 from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
+from sidecar.provisioning.hydration import hydrate
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
 from sidecar.settings import OrgPoolSettings, SettingsStore
@@ -47,6 +49,7 @@ class PreWarmer:
         self._wake = anyio.Event()
         self._failures = 0
         self.created = 0
+        self.hydrated = 0
         self.last_problem: str | None = None
 
     def wake(self) -> None:
@@ -103,13 +106,18 @@ class PreWarmer:
             except DevHubLimit as exc:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
             try:
-                await register_created(self._pool, self._sf, created, cwd=project, sink=None)
+                org = await register_created(
+                    self._pool, self._sf, created, cwd=project, sink=None, hydration=Hydration.HYDRATING
+                )
             except (CapacityReached, AlreadyExists):
                 return False
         finally:
             reservation.release()
         self.created += 1
-        log.info("pre-warm: created available org %s", alias)
+        if not await hydrate(self._pool, self._sf, self._gate, cfg, org, project):
+            raise SfFailed(f"the hydration of pre-warm org {alias} failed; it was deleted", name="HYDRATION")
+        self.hydrated += 1
+        log.info("pre-warm: created and hydrated available org %s", alias)
         return True
 
     async def _hub_has_room(self, hub: str) -> bool:

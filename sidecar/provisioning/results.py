@@ -77,6 +77,22 @@ def deploy_failures(result: Any, worktree: Path) -> list[str]:
     return [mask(line) for line in lines]
 
 
+def failed_files(result: Any) -> list[str]:
+    """The files a failed deploy names: local paths from files[] and the package paths of componentFailures."""
+    if not isinstance(result, dict):
+        return []
+    names = [
+        _text(f.get("filePath"))
+        for f in result.get("files") or []
+        if isinstance(f, dict) and f.get("state") == "Failed" and f.get("filePath")
+    ]
+    details = result.get("details") if isinstance(result.get("details"), dict) else {}
+    raw = details.get("componentFailures")
+    entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
+    names += [_text(e.get("fileName")) for e in entries if e.get("fileName")]
+    return names
+
+
 def deploy_summary(result: Any) -> str:
     if not isinstance(result, dict):
         return "Deploy result: (not an object)"
