@@ -301,7 +301,9 @@ async def test_concurrent_sf_runs_per_agent_are_bounded(home: Path, fake_sf: Fak
         outcome: dict = {}
         async with anyio.create_task_group() as tg:
             await _start_hanging_run(sc, fake_sf, outcome, tg)
-            before = processes_with(str(fake_sf.state_path), exclude=(sc.pid,))
+            with anyio.fail_after(10):  # the hanging fake and the child it holds
+                while len(before := processes_with(str(fake_sf.state_path), exclude=(sc.pid,))) < 2:
+                    await anyio.sleep(0.05)
             with pytest.raises(RpcError) as caught:
                 await sc.call("sf:run", {"agentId": "a1", "args": ["org", "list", "limits"]})
             assert caught.value.kind == "CAPACITY_REACHED" and "sfRunConcurrency is 1" in caught.value.message
