@@ -52,6 +52,8 @@ def deploy_failures(result: Any, worktree: Path) -> list[str]:
             local.setdefault((_text(f.get("type")), _text(f.get("fullName"))), _text(f["filePath"]))
     lines = []
     for e in entries:
+        if _text(e.get("problemType")) == "Warning":
+            continue  # a warning is not a failure: see deploy_warnings
         kind = _text(e.get("componentType")) or _text(e.get("problemType")) or "Component"
         name = _text(e.get("fullName"))
         file = local.get((_text(e.get("componentType")), name)) or _text(e.get("fileName"))
@@ -60,7 +62,7 @@ def deploy_failures(result: Any, worktree: Path) -> list[str]:
             f"({_location(_relative(file, worktree), e.get('lineNumber'), e.get('columnNumber'))}): "
             f"{_text(e.get('problem')) or 'failed without a message'}"
         )
-    if lines:
+    if lines or any(_text(e.get("problemType")) == "Warning" for e in entries):
         return [mask(line) for line in lines]
     for f in result.get("files") or []:
         if not isinstance(f, dict) or f.get("state") != "Failed":
@@ -91,6 +93,22 @@ def failed_files(result: Any) -> list[str]:
     entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
     names += [_text(e.get("fileName")) for e in entries if e.get("fileName")]
     return names
+
+
+def deploy_warnings(result: Any, worktree: Path) -> list[str]:
+    """The deploy's `problemType: "Warning"` messages, one line each: shown, never counted as failures."""
+    details = result.get("details") if isinstance(result, dict) and isinstance(result.get("details"), dict) else {}
+    raw = details.get("componentFailures")
+    entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
+    return [
+        mask(
+            f"{_text(e.get('componentType')) or 'Component'} {_text(e.get('fullName')) or '(unnamed)'} "
+            f"({_location(_relative(_text(e.get('fileName')), worktree), e.get('lineNumber'), e.get('columnNumber'))}): "
+            f"{_text(e.get('problem')) or 'a warning without a message'}"
+        )
+        for e in entries
+        if _text(e.get("problemType")) == "Warning"
+    ]
 
 
 def deploy_summary(result: Any) -> str:
@@ -178,8 +196,19 @@ class PermsetOutcome:
     failed: list[str] = field(default_factory=list)  # sentences
 
 
+def _failure_messages(failure: dict[str, Any]) -> list[str]:
+    """Each message of one failure: with several API errors the CLI's `message` only says "Multiple errors
+    occurred. See JSON output for details." and the messages are in `details`."""
+    details = [d for d in failure.get("details") or [] if isinstance(d, dict) and _text(d.get("message"))]
+    if details:
+        return [_text(d.get("message")) + (f" ({_text(d.get('errorCode'))})" if _text(d.get("errorCode")) else "") for d in details]
+    return [_text(failure.get("message")) or "no message"]
+
+
 def permset_outcome(result: Any, names: list[str]) -> PermsetOutcome:
-    """Successes name the set in `value`; failures say which set in their message. A duplicate counts as done."""
+    """Successes name the set in `value`. Failures name the user, not the set: the CLI assigns the sets one at a
+    time in the order given, so the failures are the sets not in `successes`, in order, unless a message names
+    its set. A failure whose every message says duplicate is an assignment already done."""
     outcome = PermsetOutcome()
     if not isinstance(result, dict):
         outcome.failed.append("The permission set assignment returned no result.")
@@ -187,26 +216,18 @@ def permset_outcome(result: Any, names: list[str]) -> PermsetOutcome:
     for success in result.get("successes") or []:
         if isinstance(success, dict):
             outcome.assigned.append(_text(success.get("value")))
-    failed_named: set[str] = set()
-    unnamed_duplicates = 0
-    for failure in result.get("failures") or []:
-        if not isinstance(failure, dict):
+    failures = [f for f in result.get("failures") or [] if isinstance(f, dict)]
+    pending = [n for n in names if n not in outcome.assigned]
+    for index, failure in enumerate(failures):
+        messages = _failure_messages(failure)
+        text = " ".join(messages)
+        named = next((n for n in names if f'"{n}"' in text or re.search(rf"\b{re.escape(n)}\b", text)), None)
+        if named is None and len(pending) == len(failures):
+            named = pending[index]
+        if all("duplicate" in m.lower() for m in messages):
+            outcome.already.append(named or "a permission set")
             continue
-        message = _text(failure.get("message"))
-        named = next((n for n in names if f'"{n}"' in message or re.search(rf"\b{re.escape(n)}\b", message)), None)
-        if "duplicate" in message.lower():
-            if named:
-                outcome.already.append(named)
-            else:
-                unnamed_duplicates += 1
-            continue
-        if named:
-            failed_named.add(named)
-        outcome.failed.append(mask(f"Permission set {named + ' ' if named else ''}was not assigned: {message}"))
-    if unnamed_duplicates:
-        # The CLI names the user, not the set, in a duplicate's failure: the sets left over are the duplicates.
-        rest = [n for n in names if n not in outcome.assigned and n not in failed_named and n not in outcome.already]
-        outcome.already.extend(rest if len(rest) == unnamed_duplicates else [f"{unnamed_duplicates} set(s)"])
+        outcome.failed.append(mask(f"Permission set {named + ' ' if named else ''}was not assigned: {'; '.join(messages)}"))
     return outcome
 
 

@@ -318,6 +318,9 @@ def _validate_args(spec: dict[str, Any], args: list[str], nonexistent: list[str]
 def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
     """validate.js validateFlags: required, dependsOn, exclusive, exactlyOne, relationships; all failures at once."""
     given = parsed.flags
+    # A static default fills a flag in (a required one is then satisfied, and dependsOn sees it); exclusivity is
+    # never enforced against a defaulted flag (validate.js setFromDefault).
+    present = set(given) | {name for name, flag in flags.items() if "default" in flag}
     reasons: list[str] = []
 
     def shown(name: str) -> str:
@@ -325,7 +328,7 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
         return ",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else value
 
     for name, flag in flags.items():
-        if name not in given:
+        if name not in present:
             if flag.get("required") and not flag.get("configDefault"):
                 reasons.append(f"Missing required flag {name}")
             elif flag.get("exactlyOne") and not any(f in given for f in flag["exactlyOne"]):
@@ -338,9 +341,9 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
         for relationship in flag.get("relationships", []):
             names = [f if isinstance(f, str) else f.get("name", "") for f in relationship.get("flags", [])]
             kind = relationship.get("type")
-            if kind == "all" and not all(n in given for n in names):
+            if kind == "all" and not all(n in present for n in names):
                 reasons.append(f"All of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
-            elif kind == "some" and not any(n in given for n in names):
+            elif kind == "some" and not any(n in present for n in names):
                 reasons.append(f"One of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
             elif kind == "none":
                 other = next((n for n in names if n in given), None)
@@ -350,12 +353,12 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
                 stray = [n for n in given if n != name and n not in names]
                 if stray:
                     reasons.append(f"Only the following can be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
-        if flag.get("dependsOn") and not all(n in given for n in flag["dependsOn"]):
+        if flag.get("dependsOn") and not all(n in present for n in flag["dependsOn"]):
             reasons.append(
                 f"All of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in flag["dependsOn"])
             )
         other = next((n for n in flag.get("exclusive", []) if n in given), None)
-        if other:
+        if other and name in given:
             reasons.append(f"--{other}={shown(other)} cannot also be provided when using --{name}")
         other = next((n for n in flag.get("exactlyOne", []) if n != name and n in given), None)
         if other:

@@ -315,10 +315,14 @@ async def test_concurrent_sf_runs_per_agent_are_bounded(home: Path, fake_sf: Fak
         async with anyio.create_task_group() as tg:
             await _start_hanging_run(sc, fake_sf, outcome, tg)
             before = _sf_commands(fake_sf, sc)
+            refused_at = time.monotonic()
             with pytest.raises(RpcError) as caught:
                 await sc.call("sf:run", {"agentId": "a1", "args": ["org", "list", "limits"]})
             assert caught.value.kind == "CAPACITY_REACHED" and "sfRunConcurrency is 1" in caught.value.message
-            await anyio.sleep(0.3)
+            assert time.monotonic() - refused_at < 1.0  # refused at once, not queued behind the hanging one
             assert _sf_commands(fake_sf, sc) == before  # the refused one never started
             await sc.call("agent:stopped", "a1")
+        with anyio.fail_after(5):
+            while processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
+                await anyio.sleep(0.05)
         assert outcome["error"].kind == "CANCELLED"
