@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import compileall
-import json
-import os
 import sqlite3
 import subprocess
 import sys

@@ -312,7 +312,7 @@ def render(data: dict[str, Any], error_codes: list[str] | None = None) -> tuple[
 def load_schemas() -> dict[str, Any]:
     sys.path.insert(0, str(REPO_ROOT))
     try:
-        from sidecar.rpc.surface import schemas  # noqa: PLC0415 - the sidecar is imported from the repository
+        from sidecar.rpc.surface import schemas  # imported here: the sidecar is imported from the repository
     except ImportError as exc:
         raise SystemExit(f"gen_types: cannot import sidecar.rpc.surface.schemas ({exc}); run with the project's venv python") from exc
     return schemas()
@@ -320,7 +320,7 @@ def load_schemas() -> dict[str, Any]:
 
 def load_error_codes() -> list[str]:
     try:
-        from sidecar.errors import ErrorCode  # noqa: PLC0415
+        from sidecar.errors import ErrorCode
     except ImportError:
         return []
     return [c.value for c in ErrorCode]

@@ -8,10 +8,10 @@ one file serialize on the same lock, which is what makes a claim atomic across p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
-import contextlib
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path

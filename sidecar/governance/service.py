@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sidecar.db import Database
-from sidecar.events import Listeners
 from sidecar.errors import AccessDenied, NotAuthenticated
+from sidecar.events import Listeners
 from sidecar.governance import store, views
 from sidecar.governance.catalog import MAX_ACTIVE, MAX_DURATION_DAYS, parse_catalog
 from sidecar.governance.ladders import StepHook, no_step, reapply_defaults_for_pool

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from sidecar.errors import ErrorCode as E
 from sidecar.handlers.notifications import ORG_NOTIFICATIONS, Notifications
 from sidecar.pool.models import DiscoveryReport, PoolStatus, ScratchOrg

@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sidecar.events import Listeners
-from sidecar.storage.database import Database
-from sidecar.storage.errors import is_integrity_error
-from sidecar.storage.ids import new_id
 from sidecar.errors import (
     AccessDenied,
     AlreadyExists,
@@ -25,6 +21,7 @@ from sidecar.errors import (
     NotFound,
     OrgLeased,
 )
+from sidecar.events import Listeners
 from sidecar.pool import store
 from sidecar.pool.discovery import parse_org_list
 from sidecar.pool.models import (
@@ -37,6 +34,9 @@ from sidecar.pool.models import (
     ScratchOrg,
     SkippedOrg,
 )
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from sidecar.storage.ids import new_id
 from sidecar.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:

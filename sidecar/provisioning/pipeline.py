@@ -24,7 +24,15 @@ from typing import Any
 
 import anyio
 
-from sidecar.errors import AccessDenied, AlreadyExists, CapacityReached, InvalidParams, SfFailed, SfUnavailable, StepTimeout
+from sidecar.errors import (
+    AccessDenied,
+    AlreadyExists,
+    CapacityReached,
+    InvalidParams,
+    SfFailed,
+    SfUnavailable,
+    StepTimeout,
+)
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results

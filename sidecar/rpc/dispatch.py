@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class Reply:
     """What a bound method produced: a JSON-ready result, or an error (code, message, data)."""
 
-    __slots__ = ("result", "error")
+    __slots__ = ("error", "result")
 
     def __init__(self, result: Any = None, error: tuple[ErrorCode, str, dict[str, Any]] | None = None) -> None:
         self.result = result

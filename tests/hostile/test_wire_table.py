@@ -92,9 +92,7 @@ def params_with(spec: MethodSpec, path: tuple[str, ...], value: str) -> dict[str
         elif step not in target:
             target[step] = placeholder(kind)
         target = target[step]
-    if path[-1] == "0":
-        target[0] = value
-    elif isinstance(target, list):
+    if path[-1] == "0" or isinstance(target, list):
         target[0] = value
     else:
         target[path[-1]] = value

@@ -16,21 +16,27 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.storage.database import SqliteDatabase
-from sidecar.devtools.client import SidecarProcess
 from sidecar.db import Database
-from sidecar.pool.service import PoolLimits, PoolService
+from sidecar.devtools.client import SidecarProcess
 from sidecar.handlers.notifications import Notifications
+from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.provisioning import store
 from sidecar.provisioning.models import RunState
 from sidecar.provisioning.owner import OWNER_ENV, Owner, reap_group, stale_after, why_gone
 from sidecar.provisioning.service import ProvisioningService
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.storage.database import SqliteDatabase
 from sidecar.wiremodel import WireModel
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
+    config,
+    fake_state,
+    kill_leftovers,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
 )
 
 pytestmark = pytest.mark.anyio

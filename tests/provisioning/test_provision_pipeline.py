@@ -12,7 +12,14 @@ import pytest
 from sidecar.devtools.client import RpcError, SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    HUB, config, fake_state, home_bytes, make_worktree, processes_with, provision_in_background, statuses,
+    HUB,
+    config,
+    fake_state,
+    home_bytes,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
     terminal_text,
 )
 

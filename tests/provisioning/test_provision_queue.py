@@ -13,7 +13,14 @@ import pytest
 from sidecar.devtools.client import SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    HUB, config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
+    HUB,
+    config,
+    fake_state,
+    kill_leftovers,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
     terminal_text,
 )
 

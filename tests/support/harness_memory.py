@@ -89,7 +89,7 @@ class MemorySidecar(Peer):
     async def _run_app(self) -> None:
         try:
             await app.run(self.home, self.framing, self._app_input, self._app_output)
-        except BaseException as exc:  # noqa: BLE001 - kept for close() to re-raise in the test
+        except BaseException as exc:  # kept for close() to re-raise in the test
             self.error = exc
             raise
         finally:

@@ -78,7 +78,7 @@ class PostgresServer:
             shutil.chown(sockets, "postgres")
             os.chmod(root, 0o700)
         port = _free_port()
-        run = lambda *argv: subprocess.run(  # noqa: E731
+        run = lambda *argv: subprocess.run(
             [*prefix, *argv], check=True, capture_output=True, text=True, timeout=START_TIMEOUT_S
         )
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -101,7 +101,7 @@ class PostgresServer:
         postmaster this session started, by the pid it wrote (SIGQUIT is PostgreSQL's immediate shutdown)."""
         if self._stop is None:
             return
-        root = getattr(self, "_root")
+        root = self._root
         pid_file = root / "data" / "postmaster.pid"
         pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
         done = subprocess.run(self._stop, check=False, capture_output=True, timeout=START_TIMEOUT_S)
