@@ -81,7 +81,9 @@ def governance_notifications() -> list[NotificationSpec]:
 
 ORG_NOTIFICATIONS = [
     NotificationSpec(ORG_CHANGED, OrgChanged, "After every committed change to the pool."),
-    NotificationSpec(ORG_DISCOVERY, OrgDiscovery, "After each discovery: what was added, updated and left out, and why."),
+    NotificationSpec(
+        ORG_DISCOVERY, OrgDiscovery, "After each discovery: what was added, updated and left out, and why."
+    ),
 ]
 PROVISIONING_NOTIFICATIONS = [
     NotificationSpec(

@@ -182,6 +182,8 @@ async def register_created(
 async def delete_quietly(sf: SfClient, alias: str, cwd: Path | None, sink: OutputSink | None) -> None:
     """Give back an org the pool could not take (it would otherwise cost a Dev Hub slot until it expires)."""
     try:
-        await sf.run_json(["org", "delete", "scratch", "--target-org", alias, "--no-prompt"], sink=sink, cwd=cwd, timeout=300)
+        await sf.run_json(
+            ["org", "delete", "scratch", "--target-org", alias, "--no-prompt"], sink=sink, cwd=cwd, timeout=300
+        )
     except Exception as exc:  # best effort: the org expires on its own
         log.warning("could not delete scratch org %s after a failed registration: %s", alias, exc)

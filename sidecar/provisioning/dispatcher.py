@@ -216,7 +216,11 @@ class QueueDispatcher:
                     run.result = queued_result("The agent left the queue.")
                     self._runs.forget(run)
                     continue
-                log.info("queue: agent %s continues provisioning (%s)", row.agent_id, "org " + org.alias if org else "new org")
+                log.info(
+                    "queue: agent %s continues provisioning (%s)",
+                    row.agent_id,
+                    "org " + org.alias if org else "new org",
+                )
                 self._start(run)
 
     async def _drop_invalid(self, row: store.QueuedRow, why: str) -> None:

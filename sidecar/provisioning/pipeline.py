@@ -210,7 +210,9 @@ class Pipeline:
                     self._errors.append(extra.sentence)
             return Failed()
 
-    async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
+    async def _guard(
+        self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section
+    ) -> None:
         """A side-by-side step's fatal failure ends the run after its siblings finish (they are not cut short)."""
         try:
             await step(org, section)
@@ -237,7 +239,9 @@ class Pipeline:
             ) from None
         except SfUnavailable as exc:
             step.status = StepStatus.FAILED
-            raise StepFailed(f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name) from None
+            raise StepFailed(
+                f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name
+            ) from None
         except (AccessDenied, InvalidParams) as exc:  # a path checked just before its command no longer holds
             step.status = StepStatus.FAILED
             await self._say(step, f"Refused: {exc.message}", "stderr")
@@ -478,7 +482,7 @@ class Pipeline:
             raise StepFailed(f"The result of deploy {deploy_id} is not a deploy result.")
         return result
 
-    # -- 3, 4, 5. side by side ------------------------------------------------------------------------------------------
+    # -- 3, 4, 5. side by side ----------------------------------------------------------------------------------------
 
     async def _data_step(self, org: ScratchOrg, section: Section) -> None:
         async with self._step("data", section) as step:
@@ -497,7 +501,9 @@ class Pipeline:
         async with self._step("users", section) as step:
             user_def = self.paths.user_def  # resolved and checked now, right before the command that reads it
             if not user_def.is_file():
-                return await self._skip(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
+                return await self._skip(
+                    step, f"No user definition at {self.settings.userDefPath}: no QA user to create."
+                )
             envelope = await self._sf_json_or_warn(
                 step,
                 ["org", "create", "user", "--target-org", org.alias, "--definition-file", str(user_def)],
@@ -523,7 +529,9 @@ class Pipeline:
             names = [n for n in wanted if PERMSET_PATTERN.fullmatch(n)]
             for bad in (n for n in wanted if n not in names):
                 step.status = StepStatus.WARNING
-                self._warnings.append(f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped.")
+                self._warnings.append(
+                    f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped."
+                )
             if not names:
                 if step.status is StepStatus.OK:
                     step.status = StepStatus.SKIPPED

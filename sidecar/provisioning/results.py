@@ -82,7 +82,8 @@ def deploy_summary(result: Any) -> str:
         return "Deploy result: (not an object)"
     return (
         f"Deploy {_text(result.get('id'))}: {_text(result.get('status')) or 'unknown status'}, "
-        f"{result.get('numberComponentsDeployed', '?')}/{result.get('numberComponentsTotal', '?')} components deployed, "
+        f"{result.get('numberComponentsDeployed', '?')}/{result.get('numberComponentsTotal', '?')} "
+        "components deployed, "
         f"{result.get('numberComponentErrors', 0)} with errors"
     )
 

@@ -83,7 +83,9 @@ def _flag_value(args: list[str], index: int, flag: str, inline: str | None) -> t
 def plan_argv(args: list[str], org: ScratchOrg) -> tuple[list[str], list[str]]:
     """The argv to run (target added when absent) and the targets named; raises on anything not allowed."""
     if not args:
-        raise InvalidParams("args must name an sf command, for example [\"data\", \"query\", \"--query\", \"...\"]", param="args")
+        raise InvalidParams(
+            'args must name an sf command, for example ["data", "query", "--query", "..."]', param="args"
+        )
     if len(args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH or "\x00" in a for a in args):
         raise InvalidParams(f"args: at most {MAX_ARGS} arguments of {MAX_ARG_LENGTH} characters, no NUL", param="args")
     if args[0].startswith("-"):
@@ -133,7 +135,9 @@ class SfRunner:
         check_agent_id(agent_id)
         org = await self._pool.lease_of(agent_id)
         if org is None:
-            raise AccessDenied(f"agent {agent_id!r} holds no org: it may run sf only against its own org", agentId=agent_id)
+            raise AccessDenied(
+                f"agent {agent_id!r} holds no org: it may run sf only against its own org", agentId=agent_id
+            )
         argv, targets = plan_argv(args, org)
         for target in targets:
             await self._pool.check_access(agent_id, target)  # ACCESS_DENIED for anything but its own org

@@ -232,7 +232,9 @@ async def read_content_length(
         yield body
 
 
-def read_frames(framing: Framing, stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES) -> AsyncIterator[Frame]:
+def read_frames(
+    framing: Framing, stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES
+) -> AsyncIterator[Frame]:
     if framing is Framing.NDJSON:
         return read_ndjson(stream, max_bytes)
     return read_content_length(stream, max_bytes)

@@ -92,7 +92,9 @@ class SfClient:
                 argv, env=self._env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
             )
         except TimeoutError:
-            raise StepTimeout(f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped") from None
+            raise StepTimeout(
+                f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped"
+            ) from None
         except (FileNotFoundError, PermissionError) as exc:
             raise SfUnavailable(f"could not start the Salesforce CLI at {argv[0]}: {exc}", path=argv[0]) from None
 

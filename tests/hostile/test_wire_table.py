@@ -122,7 +122,9 @@ def assert_clear_answer(answer: dict, id_: Any) -> None:
 
 
 @pytest.mark.parametrize("method, path, _", CASES)
-async def test_hostile_string_in_every_string_param(home: Path, fake_sf: FakeSf, method: str, path: tuple[str, ...], _: None) -> None:
+async def test_hostile_string_in_every_string_param(
+    home: Path, fake_sf: FakeSf, method: str, path: tuple[str, ...], _: None
+) -> None:
     spec = next(s for s in method_specs() if s.name == method)
     async with MemorySidecar.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "qa1")

@@ -1,5 +1,6 @@
 """The pool's rules as tables: (name, orgs before, call, expected error, orgs after), on a real SQLite file with a
-fixed clock, so expiry needs no sleeping, on both engines (a real SQLite file and a real PostgreSQL database). The last tests bypass the service to show the database itself refuses."""
+fixed clock, so expiry needs no sleeping, on both engines (a real SQLite file and a real PostgreSQL database). The
+last tests bypass the service to show the database itself refuses."""
 
 from __future__ import annotations
 

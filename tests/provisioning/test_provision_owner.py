@@ -263,7 +263,12 @@ async def test_a_peer_killed_mid_run_is_reported_by_the_survivor_and_its_command
             async with SidecarProcess.start(home, settings=settings, env=env) as doomed:
                 pooled = await doomed.call("org:register", "pool1")
                 await doomed.send(
-                    {"jsonrpc": "2.0", "id": doomed.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]}
+                    {
+                        "jsonrpc": "2.0",
+                        "id": doomed.new_id(),
+                        "method": "agent:provision",
+                        "params": [config("a1", worktree)],
+                    }
                 )
                 await doomed.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
                 orphans = processes_with(marker, exclude=(survivor.pid, doomed.pid))
@@ -271,7 +276,10 @@ async def test_a_peer_killed_mid_run_is_reported_by_the_survivor_and_its_command
                 doomed.kill9()
                 note = await survivor.wait_notification("agent:status", lambda p: p["agentId"] == "a1", timeout=10)
             assert note["params"]["status"] == "ERROR" and note["params"]["step"] == "deploy"
-            assert "interrupted during the deploy step because the sidecar running it stopped" in note["params"]["errors"][0]
+            assert (
+                "interrupted during the deploy step because the sidecar running it stopped"
+                in note["params"]["errors"][0]
+            )
             (run,) = await survivor.call("provision:runs")
             assert run["state"] == "interrupted"
             assert (await survivor.call("org:lease", "a1"))["id"] == pooled["id"]  # still the agent's

@@ -46,7 +46,10 @@ async def test_capacity_queue_is_fifo_and_hands_over_on_release(home: Path, tmp_
         assert "Position in the queue: 2." in third["warnings"][-1]
         assert statuses(sc, "a2")[-1]["status"] == "QUEUED"
         queue = await sc.call("provision:queue")
-        assert [(e["position"], e["agentId"], e["reason"]) for e in queue] == [(1, "a2", "capacity"), (2, "a3", "capacity")]
+        assert [(e["position"], e["agentId"], e["reason"]) for e in queue] == [
+            (1, "a2", "capacity"),
+            (2, "a3", "capacity"),
+        ]
         # Asking again while queued answers queued again; nothing new starts.
         again = await sc.call("agent:provision", config("a2", worktree))
         assert again["queued"] is True and "Position in the queue: 1." in again["warnings"][0]
@@ -85,7 +88,9 @@ async def test_queue_survives_a_restart(home: Path, tmp_path: Path, fake_sf: Fak
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         assert [e["agentId"] for e in await sc.call("provision:queue")] == ["a2", "a3"]
         await sc.call("agent:completed", "a1")
-        await sc.wait_notification("agent:status", lambda p: p["agentId"] == "a2" and p["status"] == "QA_READY", timeout=20)
+        await sc.wait_notification(
+            "agent:status", lambda p: p["agentId"] == "a2" and p["status"] == "QA_READY", timeout=20
+        )
         assert [e["agentId"] for e in await sc.call("provision:queue")] == ["a3"]
 
 
@@ -111,7 +116,9 @@ async def test_devhub_limit_queues_then_retries_with_backoff(home: Path, tmp_pat
     assert first_gap >= 0.3 and second_gap >= 0.7, (first_gap, second_gap)
 
 
-async def test_stop_mid_deploy_kills_the_process_group_and_releases(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_stop_mid_deploy_kills_the_process_group_and_releases(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(orgs=[scratch_org("pool1")], delays={"project deploy start": 30}))
     marker = str(fake_sf.state_path)
@@ -150,7 +157,9 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
         async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
             pooled = await sc.call("org:register", "pool1")
             request = sc.new_id()
-            await sc.send({"jsonrpc": "2.0", "id": request, "method": "agent:provision", "params": [config("a1", worktree)]})
+            await sc.send(
+                {"jsonrpc": "2.0", "id": request, "method": "agent:provision", "params": [config("a1", worktree)]}
+            )
             await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
             assert len(processes_with(marker, exclude=(sc.pid,))) >= 2
             sc.kill9()
@@ -172,13 +181,17 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
         kill_leftovers(marker)  # a safety net should the assertions above fail
 
 
-async def test_eof_mid_run_exits_promptly_and_the_restart_reports_it(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_eof_mid_run_exits_promptly_and_the_restart_reports_it(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     marker = str(fake_sf.state_path)
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
-        await sc.send({"jsonrpc": "2.0", "id": sc.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]})
+        await sc.send(
+            {"jsonrpc": "2.0", "id": sc.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]}
+        )
         await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
         started = time.monotonic()
         assert await sc.close() == 0
@@ -216,7 +229,11 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
 
 async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     project = make_worktree(tmp_path / "project", data=False, users=False)
-    fake_sf.write(fake_state(limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}))
+    fake_sf.write(
+        fake_state(
+            limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}
+        )
+    )
     settings = fake_sf.settings(
         maxOrgs=3, preWarm=True, projectDir=str(project), devHub=HUB, refreshIntervalSeconds=0.2
     )

@@ -1,4 +1,5 @@
-"""`sf:run`: an agent reaches only its own org through the sidecar; everything else is ACCESS_DENIED, and nothing runs."""
+"""`sf:run`: an agent reaches only its own org through the sidecar; everything else is ACCESS_DENIED, and nothing
+runs."""
 
 from __future__ import annotations
 
@@ -122,12 +123,16 @@ async def test_sf_run_over_stdio(home: Path, fake_sf: FakeSf) -> None:
         assert result["exitCode"] == 0
         assert result["result"]["status"] == 0
         assert re.search(r"frontdoor\.jsp\?\*\*\*\*$", result["result"]["result"]["url"])
-        human = await sc.call("sf:run", {"agentId": "a1", "args": ["org", "open", "--target-org", own["username"], "--url-only"]})
+        human = await sc.call(
+            "sf:run", {"agentId": "a1", "args": ["org", "open", "--target-org", own["username"], "--url-only"]}
+        )
         assert human == {"exitCode": 0, "result": None}
         text = terminal_text(sc, "a1")
         assert f"$ sf org open --url-only --json --target-org {own['alias']}" in text
         assert "frontdoor.jsp?****" in text and "otp=" not in text
-        failing = await sc.call("sf:run", {"agentId": "a1", "args": ["data", "import", "tree", "--plan", "/nope.json", "--json"]})
+        failing = await sc.call(
+            "sf:run", {"agentId": "a1", "args": ["data", "import", "tree", "--plan", "/nope.json", "--json"]}
+        )
         assert failing["exitCode"] == 2 and failing["result"]["name"] == "Error"
 
     argvs = [c["argv"] for c in fake_sf.calls()][1:]
