@@ -70,7 +70,7 @@ async def run(
     The pool's channels are bound before serving; health, agents, governance and provisioning (two thirds of the
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything is served
     settings = SettingsStore(home / "settings.json")
     target = choose_sqlite(home, database_url)
     storage = SqliteDatabase(target)

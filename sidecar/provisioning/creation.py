@@ -122,7 +122,7 @@ async def create_scratch_org(
     duration_days: int,
     cwd: Path,
     sink: OutputSink | None,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
 ) -> CreatedOrg:
     """`sf org create scratch ... --json`; DevHubLimit on LIMIT_EXCEEDED, SfFailed on every other refusal."""
     args = create_args(settings, alias=alias, definition_file=definition_file, duration_days=duration_days)

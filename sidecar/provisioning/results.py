@@ -104,7 +104,7 @@ class HumanErrorScanner:
         for i, line in enumerate(lines):
             match = _HUMAN_ERROR.match(line.strip())
             if match and self.error is None:
-                detail = " ".join(l.strip() for l in lines[i + 1 : i + 3] if l.strip() and "--help" not in l)
+                detail = " ".join(t.strip() for t in lines[i + 1 : i + 3] if t.strip() and "--help" not in t)
                 self.error = f"{match.group(1)}: {match.group(2).strip()} {detail}".strip()
 
 

@@ -90,7 +90,7 @@ def bind_params(spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any])
                 f"{spec.name} takes at most {len(names)} params ({', '.join(names) or 'none'}), got {len(args)}",
                 param="params",
             )
-        data = dict(zip(names, args))
+        data = dict(zip(names, args, strict=False))  # fewer args than names: the rest take defaults
     else:
         data = kwargs
     try:
@@ -122,7 +122,7 @@ def _lone_surrogate(value: Any, names: list[str], spec: MethodSpec, path: str = 
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if path:
+            if path:  # noqa: SIM108 - two cases read better than a nested conditional expression
                 child = f"{path}.{index}"
             else:
                 child = names[index] if index < len(names) else str(index)

@@ -74,7 +74,7 @@ class SfClient:
         *,
         sink: OutputSink | None = None,
         capture_stdout: bool = False,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
         cwd: Path | None = None,
         echo: bool = True,
     ) -> Completed:
@@ -103,7 +103,7 @@ class SfClient:
         args: Sequence[str],
         *,
         sink: OutputSink | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
         cwd: Path | None = None,
     ) -> Envelope:
         """Run with `--json` and parse stdout; stderr (update notices and the like) goes to the sink only."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -175,7 +176,7 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
             assert "interrupted" in sc.stderr_text()
             # The restart stopped them (killed before the report; zombies awaiting their new parent do not count).
             with anyio.fail_after(2):
-                while processes_with(marker, exclude=(sc.pid,)):
+                while processes_with(marker, exclude=(sc.pid,)):  # noqa: ASYNC110 - polls other processes
                     await anyio.sleep(0.05)
     finally:
         kill_leftovers(marker)  # a safety net should the assertions above fail
@@ -221,10 +222,10 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
     calls = fake_sf.calls()
     creates = sorted((c["start"], c["end"]) for c in calls if c["argv"][:3] == ["org", "create", "scratch"])
     assert len(creates) == 4
-    for (_, end), (start, _) in zip(creates, creates[1:]):
+    for (_, end), (start, _) in itertools.pairwise(creates):
         assert start >= end, "two org creations overlapped"
     deploys = sorted((c["start"], c["end"]) for c in calls if c["argv"][:3] == ["project", "deploy", "start"])
-    assert any(later[0] < earlier[1] for earlier, later in zip(deploys, deploys[1:])), "deploys should overlap"
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(deploys)), "deploys should overlap"
 
 
 async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
@@ -239,7 +240,7 @@ async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: P
     )
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         with anyio.fail_after(15):
-            while (await sc.call("org:status"))["available"] < 2:
+            while (await sc.call("org:status"))["available"] < 2:  # noqa: ASYNC110 - polls another process's answers
                 await anyio.sleep(0.1)
         await anyio.sleep(1.0)  # the Dev Hub has no active slot left: no third org
         status = await sc.call("org:status")

@@ -158,7 +158,7 @@ async def test_agent_stopped_cancels_its_sf_run(home: Path, fake_sf: FakeSf) -> 
 
             tg.start_soon(run)
             with anyio.fail_after(10):
-                while not processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
+                while not processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):  # noqa: ASYNC110 - polls other processes
                     await anyio.sleep(0.05)
             await anyio.sleep(0.3)
             started = time.monotonic()
