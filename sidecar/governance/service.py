@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 class ScratchPool(Protocol):
     """The part of `PoolService` the home view shows: the local scratch orgs and their status."""
 
-    async def list(self) -> list[ScratchOrg]: ...
+    async def list_orgs(self) -> list[ScratchOrg]: ...
 
     async def status(self) -> PoolStatus: ...
 
@@ -207,7 +207,7 @@ class GovernanceService:
             raise RuntimeError("the home view needs the scratch-org pool")
         tree = await views.person_tree(self._db.reader, session.subject)
         status = await self._pool.status()
-        scratch_orgs = await self._pool.list()
+        scratch_orgs = await self._pool.list_orgs()
         common = dict(
             person=tree.person,
             organization_id=session.subject.organization_id,

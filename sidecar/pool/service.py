@@ -163,7 +163,7 @@ class PoolService:
     def limits(self) -> PoolLimits:
         return self._limits.current()
 
-    async def list(self) -> list[ScratchOrg]:
+    async def list_orgs(self) -> list[ScratchOrg]:
         return await store.list_orgs(self._db.reader)
 
     async def get(self, org_id: str) -> ScratchOrg:

@@ -49,7 +49,7 @@ class CapacityGate:
 
     async def used(self) -> int:
         """Orgs that count against maxOrgs (available or leased), plus creations under way."""
-        orgs = await self._pool.list()
+        orgs = await self._pool.list_orgs()
         return sum(1 for o in orgs if o.status in (OrgStatus.AVAILABLE, OrgStatus.LEASED)) + self.in_flight
 
     async def reserve(self) -> Reservation | None:

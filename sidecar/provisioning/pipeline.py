@@ -342,7 +342,7 @@ class Pipeline:
     async def _free_alias(self) -> str:
         """The requested alias, or `<alias>-2`, `-3`... when a pool org already has it (the CLI would move it)."""
         wanted = self.config.org_alias
-        taken = {o.alias for o in await self.pool.list()}
+        taken = {o.alias for o in await self.pool.list_orgs()}
         if wanted not in taken:
             return wanted
         for n in range(2, 1000):

@@ -44,7 +44,7 @@ class Pool:
         return org.id
 
     async def snapshot(self) -> dict[str, tuple[str, str | None]]:
-        return {o.alias: (o.status.value, o.assigned_agent_id) for o in await self.service.list()}
+        return {o.alias: (o.status.value, o.assigned_agent_id) for o in await self.service.list_orgs()}
 
 
 @pytest.fixture

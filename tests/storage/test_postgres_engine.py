@@ -99,7 +99,7 @@ async def test_hundred_claims_from_three_sidecars_for_four_orgs_give_four_winner
             async with anyio.create_task_group() as tg:
                 for i in range(100):
                     tg.start_soon(claim, i)
-            leased = [o for o in await services[1].list() if o.assigned_agent_id]
+            leased = [o for o in await services[1].list_orgs() if o.assigned_agent_id]
         finally:
             for db in dbs:
                 await db.close()
