@@ -12,7 +12,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,7 +58,9 @@ class Settings:
     errors: tuple[SettingsError, ...] = ()
 
 
-def parse_section(model: type[BaseModel], section: Any, prefix: str) -> tuple[Any, list[SettingsError]]:
+M = TypeVar("M", bound=BaseModel)
+
+def parse_section(model: type[M], section: Any, prefix: str) -> tuple[M, list[SettingsError]]:
     """Validate key by key, so one bad value costs only that key (it falls back to its default)."""
     errors: list[SettingsError] = []
     if section is None:

@@ -30,7 +30,7 @@ class RpcError(Exception):
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(f"{error.get('code')}: {error.get('message')}")
-        self.code: int = error.get("code")
+        self.code: int | None = error.get("code")
         self.message: str = error.get("message", "")
         self.data: Any = error.get("data")
 
@@ -55,7 +55,7 @@ class Peer:
         self.messages: list[Any] = []  # every frame received, parsed, in order
         self._arrived = anyio.Event()
         # Responses by id, so a request finds its own in O(1) instead of rescanning every message received so far.
-        self._responses: dict[Any, Any] = {}
+        self._responses: dict[int | str, Message] = {}
         self._awaited: set[Any] = set()
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
@@ -125,7 +125,9 @@ class Peer:
                 and (predicate is None or predicate(m.get("params")))
             )
 
-        return await self.wait_for(match, timeout, start)
+        found = await self.wait_for(match, timeout, start)
+        assert isinstance(found, dict)  # `match` took only objects
+        return found
 
     def new_id(self) -> int:
         self._next_id += 1

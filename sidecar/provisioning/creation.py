@@ -102,8 +102,8 @@ def create_args(
 
 
 def _expiry(result: dict[str, Any]) -> datetime | None:
-    info = result.get("scratchOrgInfo") if isinstance(result.get("scratchOrgInfo"), dict) else {}
-    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    info = found if isinstance(found := result.get("scratchOrgInfo"), dict) else {}
+    auth = found if isinstance(found := result.get("authFields"), dict) else {}
     for raw in (info.get("ExpirationDate"), auth.get("expirationDate")):
         if isinstance(raw, str) and raw:
             try:
@@ -133,7 +133,7 @@ async def create_scratch_org(
             raise DevHubLimit(str(exc.data.get("message") or exc.message)) from None
         raise
     result = envelope.result if isinstance(envelope.result, dict) else {}
-    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    auth = found if isinstance(found := result.get("authFields"), dict) else {}
     username = result.get("username") or auth.get("username")
     if not isinstance(username, str) or not username:
         raise SfFailed("`sf org create scratch` returned no username", name="UnexpectedOutput")
@@ -164,7 +164,7 @@ async def register_created(
     """
     with anyio.CancelScope(shield=True):
         try:
-            return await pool.register(
+            org = await pool.register(
                 created.alias,
                 expires_at=created.expires_at,
                 login_url=created.login_url,
@@ -177,6 +177,7 @@ async def register_created(
         except (CapacityReached, AlreadyExists):
             await delete_quietly(sf, created.alias, cwd, sink)
             raise
+    return org
 
 
 async def delete_quietly(sf: SfClient, alias: str, cwd: Path | None, sink: OutputSink | None) -> None:

@@ -42,7 +42,7 @@ DISPATCH_FALLBACK_SECONDS = 30.0
 
 
 def retry_delay(attempts: int) -> float:
-    return min(LIMIT_RETRY_SECONDS * 2 ** max(0, attempts - 1), LIMIT_RETRY_MAX_SECONDS)
+    return min(LIMIT_RETRY_SECONDS * 2.0 ** max(0, attempts - 1), LIMIT_RETRY_MAX_SECONDS)
 
 
 def queue_sentence(reason: QueueReason, position: int, retry_at: datetime | None, why: str | None = None) -> str:

@@ -42,7 +42,7 @@ def deploy_failures(result: Any, worktree: Path) -> list[str]:
     """One line per component failure: `type name (file:line:column): problem`."""
     if not isinstance(result, dict):
         return []
-    details = result.get("details") if isinstance(result.get("details"), dict) else {}
+    details = found if isinstance(found := result.get("details"), dict) else {}
     raw = details.get("componentFailures")
     entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
     # componentFailures name the file inside the deployed package (`classes/X.cls`); files[] has the local path.
@@ -151,7 +151,7 @@ def data_summary(result: Any) -> str:
 
 
 def user_summary(result: Any) -> str:
-    fields = result.get("fields") if isinstance(result, dict) and isinstance(result.get("fields"), dict) else {}
+    fields = found if isinstance(result, dict) and isinstance(found := result.get("fields"), dict) else {}
     username = _text(fields.get("username")) or "(unknown username)"
     return f"Created QA user {username}" + (f" ({_text(fields.get('id'))})" if fields.get("id") else "")
 

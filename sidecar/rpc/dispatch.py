@@ -52,7 +52,7 @@ Bound = Callable[[tuple[Any, ...], dict[str, Any]], Awaitable[Reply]]
 
 
 def describe_validation_error(method: str, exc: ValidationError) -> InvalidParams:
-    problems = []
+    problems: list[dict[str, str]] = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "params"
         message = err["msg"]
@@ -226,5 +226,7 @@ async def _unknown(message: Message) -> Message | None:
     request, result = await dispatch_request({}, NOCONTEXT, create_request(message))
     if request.id is NOID:
         return None
-    error = to_serializable_one(to_response(request, result))["error"]
+    serialized = to_serializable_one(to_response(request, result))
+    assert isinstance(serialized, dict)  # one request, and an unknown method is always an error: one error object
+    error = serialized["error"]
     return error_response(ErrorCode.METHOD_NOT_FOUND, f"method not found: {error.get('data')}", message["id"])

@@ -134,7 +134,7 @@ def _content_length(header_block: bytes) -> int | str:
     return length
 
 
-def _starts_like_a_header(data: bytes) -> bool:
+def _starts_like_a_header(data: bytes | bytearray) -> bool:
     """Whether `data` (what follows a body) can be the start of the next header block, as far as it goes."""
     data = data.lstrip(b"\r\n")
     if not data or _HEADER_LINE.match(data):
