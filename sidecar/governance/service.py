@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 from sidecar.db import Database
 from sidecar.errors import AccessDenied, NotAuthenticated
@@ -29,8 +29,6 @@ from sidecar.governance.models import (
     FullHome,
     Home,
     Overview,
-    PersonInfo,
-    PoolInfo,
     ReapplyOutcome,
     Session,
     SignedIn,
@@ -47,16 +45,6 @@ from sidecar.timeutil import Clock, to_db, utcnow
 
 log = logging.getLogger(__name__)
 
-
-class _HomeFields(TypedDict):
-    """What the solo and the full home view share, typed so both models are built from one checked set."""
-
-    person: PersonInfo
-    organization_id: str
-    workspace_id: str
-    pool: PoolInfo
-    status: PoolStatus
-    scratch_orgs: list[ScratchOrg]
 
 
 class ScratchPool(Protocol):
@@ -221,7 +209,8 @@ class GovernanceService:
         tree = await views.person_tree(self._db.reader, session.subject)
         status = await self._pool.status()
         scratch_orgs = await self._pool.list_orgs()
-        common = _HomeFields(
+        # The fields both views share; each model validates them when it is built (a TypedDict would repeat them).
+        common: dict[str, Any] = dict(
             person=tree.person,
             organization_id=session.subject.organization_id,
             workspace_id=session.subject.workspace_id,
