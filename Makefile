@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test bench types
+.PHONY: venv demo test bench types lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,3 +21,7 @@ test: venv
 
 bench: venv
 	$(PY) -m bench
+
+# ruff (lint and format check) and mypy --strict on sidecar/, as .ci/run runs them.
+lint: venv
+	scripts/lint

@@ -31,6 +31,6 @@ class Report:
     def render(self) -> str:
         header = ("figure", "measured", "baseline", "ratio", "target")
         widths = [max(len(str(r[i])) for r in [header, *self.rows]) for i in range(5)]
-        lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in [header, *self.rows]]
+        lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *self.rows]]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         return "\n".join(lines)

@@ -17,10 +17,10 @@ def imports_then_answer() -> None:
     import sqlite3  # noqa: F401
 
     import aiosqlite  # noqa: F401
-    import anyio  # noqa: F401
+    import anyio
     import anyio._backends._asyncio  # noqa: F401
     import jsonrpcserver  # noqa: F401
-    import pydantic.fields  # noqa: F401  (with pydantic.types: what defining any model loads)
+    import pydantic.fields  # (with pydantic.types: what defining any model loads)
     import pydantic.plugin._loader  # noqa: F401  (what building any validator loads)
     from pydantic import BaseModel, TypeAdapter  # noqa: F401
 

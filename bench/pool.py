@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import compileall
-import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -63,7 +61,9 @@ def startup(report: Report, runs: int = 15) -> None:
 
 
 async def round_trips(argv: list[str], home: Path | None, count: int) -> list[float]:
-    process = await anyio.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = await anyio.open_process(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     assert process.stdin and process.stdout
     from anyio.streams.buffered import BufferedByteReceiveStream
 

@@ -105,15 +105,70 @@ class Bench:
         """Each command spawned directly and timed spawn to exit: the critical path, all steps in a row, a creation."""
         self.reset(0)
         wt = self.worktrees[0]
-        create = self.direct(["org", "create", "scratch", "--definition-file", str(wt / "config/project-scratch-def.json"),
-                              "--alias", "direct", "--duration-days", "7", "--wait", "15", "--json"], wt)
-        deploy = self.direct(["project", "deploy", "start", "--target-org", "direct", "--source-dir", str(wt / "force-app")], wt)
+        create = self.direct(
+            [
+                "org",
+                "create",
+                "scratch",
+                "--definition-file",
+                str(wt / "config/project-scratch-def.json"),
+                "--alias",
+                "direct",
+                "--duration-days",
+                "7",
+                "--wait",
+                "15",
+                "--json",
+            ],
+            wt,
+        )
+        deploy = self.direct(
+            ["project", "deploy", "start", "--target-org", "direct", "--source-dir", str(wt / "force-app")], wt
+        )
         deploys = json.loads(self.state.read_text()).get("deploys") or {}
         report = self.direct(["project", "deploy", "report", "--job-id", next(iter(deploys)), "--json"], wt)
         middle = [
-            self.direct(["data", "import", "tree", "--target-org", "direct", "--plan", str(wt / "data/sample-data-plan.json"), "--json"], wt),
-            self.direct(["org", "create", "user", "--target-org", "direct", "--definition-file", str(wt / "config/user-def.json"), "--json"], wt),
-            self.direct(["org", "assign", "permset", "--target-org", "direct", "--name", "QA_Admin", "--name", "QA_User", "--json"], wt),
+            self.direct(
+                [
+                    "data",
+                    "import",
+                    "tree",
+                    "--target-org",
+                    "direct",
+                    "--plan",
+                    str(wt / "data/sample-data-plan.json"),
+                    "--json",
+                ],
+                wt,
+            ),
+            self.direct(
+                [
+                    "org",
+                    "create",
+                    "user",
+                    "--target-org",
+                    "direct",
+                    "--definition-file",
+                    str(wt / "config/user-def.json"),
+                    "--json",
+                ],
+                wt,
+            ),
+            self.direct(
+                [
+                    "org",
+                    "assign",
+                    "permset",
+                    "--target-org",
+                    "direct",
+                    "--name",
+                    "QA_Admin",
+                    "--name",
+                    "QA_User",
+                    "--json",
+                ],
+                wt,
+            ),
         ]
         login = self.direct(["org", "open", "--target-org", "direct", "--url-only", "--json"], wt)
         return {
@@ -129,14 +184,47 @@ class Bench:
 
         wt, alias = self.worktrees[n], f"pool{n}"
         env = {**os.environ, **self.env, "SF_USE_PROGRESS_BAR": "false"}
-        out = subprocess.run([str(executable_path()), "project", "deploy", "start", "--target-org", alias, "--source-dir",
-                              str(wt / "force-app")], cwd=wt, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                             text=True, check=False).stdout
+        out = subprocess.run(
+            [
+                str(executable_path()),
+                "project",
+                "deploy",
+                "start",
+                "--target-org",
+                alias,
+                "--source-dir",
+                str(wt / "force-app"),
+            ],
+            cwd=wt,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         job = next(line.split()[-1] for line in out.splitlines() if line.startswith("Deploy ID:"))
         self.direct(["project", "deploy", "report", "--job-id", job, "--json"], wt)
         middle = [
-            ["data", "import", "tree", "--target-org", alias, "--plan", str(wt / "data/sample-data-plan.json"), "--json"],
-            ["org", "create", "user", "--target-org", alias, "--definition-file", str(wt / "config/user-def.json"), "--json"],
+            [
+                "data",
+                "import",
+                "tree",
+                "--target-org",
+                alias,
+                "--plan",
+                str(wt / "data/sample-data-plan.json"),
+                "--json",
+            ],
+            [
+                "org",
+                "create",
+                "user",
+                "--target-org",
+                alias,
+                "--definition-file",
+                str(wt / "config/user-def.json"),
+                "--json",
+            ],
             ["org", "assign", "permset", "--target-org", alias, "--name", "QA_Admin", "--name", "QA_User", "--json"],
         ]
         with concurrent.futures.ThreadPoolExecutor(3) as pool:

@@ -64,7 +64,9 @@ def canonical(schema: Any) -> str:
 
 def strip_docs(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: strip_docs(v) for k, v in schema.items() if k not in ("description", "title", "$defs", "definitions")}
+        return {
+            k: strip_docs(v) for k, v in schema.items() if k not in ("description", "title", "$defs", "definitions")
+        }
     if isinstance(schema, list):
         return [strip_docs(v) for v in schema]
     return schema
@@ -119,7 +121,9 @@ class Renderer:
         for final, def_schema in found:
             self.registry.schemas.setdefault(final, self._resolved(def_schema, refs))
         if name_root and is_named_model(schema):
-            final = self.registry.reserve(schema["title"], {k: v for k, v in schema.items() if k not in ("$defs", "definitions")})
+            final = self.registry.reserve(
+                schema["title"], {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+            )
             self.registry.schemas.setdefault(final, self._resolved(schema, refs))
             return {"$ref": f"#/types/{final}"}
         return self._resolved(schema, refs)
@@ -202,7 +206,9 @@ class Renderer:
                 lines.append(f"{inner}/** {one_line(doc)} */")
             optional = name not in required and not (outgoing and isinstance(prop, dict) and "default" in prop)
             key = name if IDENTIFIER.match(name) else json.dumps(name)
-            lines.append(f"{inner}{key}{'?' if optional else ''}: {self.type_of(prop, outgoing=outgoing, indent=inner)};")
+            lines.append(
+                f"{inner}{key}{'?' if optional else ''}: {self.type_of(prop, outgoing=outgoing, indent=inner)};"
+            )
         if isinstance(extra, dict) and extra:
             lines.append(f"{inner}[key: string]: {self.type_of(extra, outgoing=outgoing, indent=inner)};")
         lines.append(f"{indent}}}")
@@ -237,11 +243,15 @@ def render(data: dict[str, Any], error_codes: list[str] | None = None) -> tuple[
     methods: list[tuple[str, dict[str, Any]]] = []
     for name, spec in (data.get("methods") or {}).items():
         params_schema = r.prepare(spec.get("params") or {}, name_root=False)
-        result_schema = r.prepare(spec.get("result") if spec.get("result") is not None else {"type": "null"}, name_root=True)
+        result_schema = r.prepare(
+            spec.get("result") if spec.get("result") is not None else {"type": "null"}, name_root=True
+        )
         r.mark_outgoing(result_schema)
         params_name = f"{pascal(name)}Params"
         registry.schemas[params_name] = {**params_schema, "title": params_name}
-        methods.append((name, {**spec, "params_name": params_name, "params_schema": params_schema, "result_schema": result_schema}))
+        methods.append(
+            (name, {**spec, "params_name": params_name, "params_schema": params_schema, "result_schema": result_schema})
+        )
 
     notifications: list[tuple[str, dict[str, Any]]] = []
     for name, schema in (data.get("notifications") or {}).items():
@@ -266,7 +276,10 @@ def render(data: dict[str, Any], error_codes: list[str] | None = None) -> tuple[
     for name in sorted(registry.schemas):
         out += [r.declaration(name), ""]
 
-    out.append("/** Every method: positional `params` (as `ipcRenderer.invoke` passes them), the same by name, and the result. */")
+    out.append(
+        "/** Every method: positional `params` (as `ipcRenderer.invoke` passes them), the same by name, "
+        "and the result. */"
+    )
     out.append("export interface SidecarMethods {")
     for name, spec in methods:
         params_schema = spec["params_schema"]
@@ -312,15 +325,17 @@ def render(data: dict[str, Any], error_codes: list[str] | None = None) -> tuple[
 def load_schemas() -> dict[str, Any]:
     sys.path.insert(0, str(REPO_ROOT))
     try:
-        from sidecar.rpc.surface import schemas  # noqa: PLC0415 - the sidecar is imported from the repository
+        from sidecar.rpc.surface import schemas  # imported here: the sidecar is imported from the repository
     except ImportError as exc:
-        raise SystemExit(f"gen_types: cannot import sidecar.rpc.surface.schemas ({exc}); run with the project's venv python") from exc
+        raise SystemExit(
+            f"gen_types: cannot import sidecar.rpc.surface.schemas ({exc}); run with the project's venv python"
+        ) from exc
     return schemas()
 
 
 def load_error_codes() -> list[str]:
     try:
-        from sidecar.errors import ErrorCode  # noqa: PLC0415
+        from sidecar.errors import ErrorCode
     except ImportError:
         return []
     return [c.value for c in ErrorCode]
@@ -329,7 +344,9 @@ def load_error_codes() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the output file is not up to date")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT.relative_to(REPO_ROOT)}")
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT.relative_to(REPO_ROOT)}"
+    )
     parser.add_argument("--schemas", type=Path, help="read the schemas from this JSON file instead of the sidecar")
     args = parser.parse_args(argv)
 

@@ -20,7 +20,9 @@ def default_home() -> Path:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sweatshop-sidecar", description=__doc__)
-    parser.add_argument("--home", type=Path, default=None, help="state directory (default $SWEATSHOP_HOME or ~/.sweatshop)")
+    parser.add_argument(
+        "--home", type=Path, default=None, help="state directory (default $SWEATSHOP_HOME or ~/.sweatshop)"
+    )
     parser.add_argument("--framing", choices=[f.value for f in Framing], default=Framing.NDJSON.value)
     parser.add_argument(
         "--database-url",

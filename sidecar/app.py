@@ -18,10 +18,10 @@ from sidecar.rpc import surface
 from sidecar.rpc.dispatch import Dispatcher, LateMethods
 from sidecar.rpc.framing import Framing
 from sidecar.rpc.session import Session
-from sidecar.storage.database import SqliteDatabase
-from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.wiremodel import WireModel
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ later write is refused, because a change committed into an unlinked file is lost
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import contextlib
 import os
@@ -266,6 +267,7 @@ class Database:
     async def schema_version(self) -> int:
         cursor = await self.reader.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         row = await cursor.fetchone()
+        assert row is not None  # an aggregate without GROUP BY always gives one row
         return int(row[0])
 
 
@@ -276,4 +278,4 @@ async def fetch_all(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
     rows = await conn.execute_fetchall(sql, params)
-    return rows[0] if rows else None
+    return next(iter(rows), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from typing import overload
 
 Clock = Callable[[], datetime]
 
@@ -19,6 +20,12 @@ def to_db(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@overload
+def from_db(text: str) -> datetime: ...
+@overload
+def from_db(text: None) -> None: ...
+@overload
+def from_db(text: str | None) -> datetime | None: ...
 def from_db(text: str | None) -> datetime | None:
     if text is None:
         return None

@@ -17,7 +17,7 @@ BELOW_THE_HANDLERS = (*DOMAIN, "db.py", "settings.py", "errors.py", "wiremodel.p
 
 RULES = [
     *[(where, WIRE) for where in BELOW_THE_HANDLERS],
-    ("sf", WIRE + ("sidecar.pool", "sidecar.governance", "sidecar.provisioning")),
+    ("sf", (*WIRE, "sidecar.pool", "sidecar.governance", "sidecar.provisioning")),
     ("rpc", ("sidecar.pool", "sidecar.governance", "sidecar.provisioning", "sidecar.handlers", "sidecar.sf",
              "sidecar.db", "sidecar.settings", "sidecar.app", "sidecar.devtools")),
     ("rpc/framing.py", ("jsonrpcserver", "sidecar.rpc.session", "sidecar.rpc.dispatch", "sidecar.rpc.transport")),
@@ -85,7 +85,9 @@ def test_the_domain_never_names_a_wire_method(where: str) -> None:
     names = wire_names()
     for file in files_of(where):
         tree = ast.parse(file.read_text(encoding="utf-8"))
-        strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+        strings = {
+            node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
         named = {s for s in strings if s in names}
         assert not named, f"{file.relative_to(ROOT.parent)} names wire methods {sorted(named)}"
 

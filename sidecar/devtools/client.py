@@ -30,7 +30,7 @@ class RpcError(Exception):
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(f"{error.get('code')}: {error.get('message')}")
-        self.code: int = error.get("code")
+        self.code: int | None = error.get("code")
         self.message: str = error.get("message", "")
         self.data: Any = error.get("data")
 
@@ -55,7 +55,7 @@ class Peer:
         self.messages: list[Any] = []  # every frame received, parsed, in order
         self._arrived = anyio.Event()
         # Responses by id, so a request finds its own in O(1) instead of rescanning every message received so far.
-        self._responses: dict[Any, Any] = {}
+        self._responses: dict[int | str, Message] = {}
         self._awaited: set[Any] = set()
         self._next_id = 1_000_000  # far from the small ids tests put in raw frames
         self.stdout_closed = anyio.Event()
@@ -102,7 +102,8 @@ class Peer:
             self.on_message("sent", message)
         await self.send_raw(encode_frame(self.framing, json.dumps(message).encode()))
 
-    async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0, start: int = 0) -> Any:
+    # ASYNC109 (noqa below): each timeout is a default bound applied with fail_after inside, so no test hangs.
+    async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0, start: int = 0) -> Any:  # noqa: ASYNC109
         """The first message (from index `start`) matching `predicate`, waiting for it if needed."""
         with anyio.fail_after(timeout):
             while True:
@@ -114,7 +115,7 @@ class Peer:
                 await self._arrived.wait()
 
     async def wait_notification(
-        self, method: str, predicate: Callable[[Any], bool] | None = None, timeout: float = 10.0, start: int = 0
+        self, method: str, predicate: Callable[[Any], bool] | None = None, timeout: float = 10.0, start: int = 0  # noqa: ASYNC109
     ) -> Message:
         def match(m: Any) -> bool:
             return (
@@ -124,13 +125,15 @@ class Peer:
                 and (predicate is None or predicate(m.get("params")))
             )
 
-        return await self.wait_for(match, timeout, start)
+        found = await self.wait_for(match, timeout, start)
+        assert isinstance(found, dict)  # `match` took only objects
+        return found
 
     def new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
-    async def request(self, method: str, params: Any = None, timeout: float = 20.0) -> Message:
+    async def request(self, method: str, params: Any = None, timeout: float = 20.0) -> Message:  # noqa: ASYNC109
         """Send one request and return the raw response object."""
         id_ = self.new_id()
         message: Message = {"jsonrpc": "2.0", "id": id_, "method": method}
@@ -150,7 +153,7 @@ class Peer:
             self._awaited.discard(id_)
             self._responses.pop(id_, None)
 
-    async def call(self, method: str, *params: Any, timeout: float = 20.0, **named: Any) -> Any:
+    async def call(self, method: str, *params: Any, timeout: float = 20.0, **named: Any) -> Any:  # noqa: ASYNC109
         """Positional params (like ipcRenderer.invoke) or named ones; the result, or RpcError."""
         response = await self.request(method, named if named else list(params), timeout)
         if "error" in response:
@@ -194,11 +197,11 @@ class SidecarProcess(Peer):
         extra_args: list[str] | None = None,
         on_message: Callable[[str, Any], None] | None = None,
     ) -> AsyncIterator[SidecarProcess]:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test client's set-up, before the process starts
         if settings is not None:
             (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
         argv = [sys.executable, "-m", "sidecar", "--home", str(home), "--framing", framing, *(extra_args or [])]
-        with open(home / "stderr.log", "ab") as stderr:
+        with open(home / "stderr.log", "ab") as stderr:  # noqa: ASYNC230 - the child's stderr needs a real file
             process = await anyio.open_process(
                 argv,
                 stdin=subprocess.PIPE,
@@ -216,7 +219,7 @@ class SidecarProcess(Peer):
                     await sidecar.close()
                 tg.cancel_scope.cancel()
 
-    async def close(self, timeout: float = 5.0) -> int:
+    async def close(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109
         """Close stdin (the parent quitting) and wait for the exit code; kill only if it overstays."""
         if self.process.returncode is None:
             try:

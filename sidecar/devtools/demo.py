@@ -99,12 +99,21 @@ async def main() -> None:
         print(paint(f"sidecar home: {home}  (fake sf: {executable_path()})", "2"))
         async with SidecarProcess.start(home, settings=settings, env=env, on_message=show) as sc:
             await step("Is the sidecar healthy?", sc, "sidecar:health")
-            claims = {"iss": "https://login.example.com", "sub": "00u-demo", "email": "dana@example.com", "name": "Dana"}
+            claims = {
+                "iss": "https://login.example.com",
+                "sub": "00u-demo",
+                "email": "dana@example.com",
+                "name": "Dana",
+            }
             await step("First sign-in: person, organization, workspace, pool and plan in one transaction", sc,
                        "auth:signIn", {"claims": claims})
             await step("An empty pool", sc, "org:status")
             await step("Register an org by hand", sc, "org:register", "qa-manual")
-            await step("Discover the CLI's scratch orgs (sf org list --json): capacity and expiry leave some out", sc, "org:discover")
+            await step(
+                "Discover the CLI's scratch orgs (sf org list --json): capacity and expiry leave some out",
+                sc,
+                "org:discover",
+            )
             org = await step("Agent 1 claims an org: the one that expires first", sc, "org:claim", "agent-1")
             await step("Agent 1 may use its own org", sc, "org:checkAccess", "agent-1", org["alias"])
             await step("Agent 2 may not use agent 1's org", sc, "org:checkAccess", "agent-2", org["alias"])

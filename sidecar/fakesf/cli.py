@@ -26,7 +26,7 @@ from .state import StateStore, delay_for, take_scenario
 from .values import convert
 
 VERSION = "@salesforce/cli/2.146.3 linux-x64 node-v20.20.2 (fake)"
-UPDATE_NOISE = " ›   Warning: @salesforce/cli update available from 2.146.3 to 2.150.6.\n"
+UPDATE_NOISE = " ›   Warning: @salesforce/cli update available from 2.146.3 to 2.150.6.\n"  # noqa: RUF001 - the real CLI's glyph
 FAKE_FAILURE_EXIT = 99  # the fake itself is misconfigured (bad state file, unknown scenario)
 
 

@@ -14,7 +14,8 @@ DUPLICATE_PERMSET = "Duplicate PermissionSetAssignment: the permission set is al
 
 
 def org_create_user(inv: Invocation) -> int:
-    """Create a user: `{orgId, permissionSetAssignments, fields}`; exit 68 when a sub-step (scenario `partial`) fails."""
+    """Create a user: `{orgId, permissionSetAssignments, fields}`; exit 68 when a sub-step (scenario `partial`)
+    fails."""
     assert inv.target is not None
     org = inv.target
     orgs.reject_non_scratch(org)

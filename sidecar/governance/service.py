@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sidecar.db import Database
-from sidecar.events import Listeners
 from sidecar.errors import AccessDenied, NotAuthenticated
+from sidecar.events import Listeners
 from sidecar.governance import store, views
 from sidecar.governance.catalog import MAX_ACTIVE, MAX_DURATION_DAYS, parse_catalog
 from sidecar.governance.ladders import StepHook, no_step, reapply_defaults_for_pool
@@ -46,10 +46,11 @@ from sidecar.timeutil import Clock, to_db, utcnow
 log = logging.getLogger(__name__)
 
 
+
 class ScratchPool(Protocol):
     """The part of `PoolService` the home view shows: the local scratch orgs and their status."""
 
-    async def list(self) -> list[ScratchOrg]: ...
+    async def list_orgs(self) -> list[ScratchOrg]: ...
 
     async def status(self) -> PoolStatus: ...
 
@@ -207,8 +208,9 @@ class GovernanceService:
             raise RuntimeError("the home view needs the scratch-org pool")
         tree = await views.person_tree(self._db.reader, session.subject)
         status = await self._pool.status()
-        scratch_orgs = await self._pool.list()
-        common = dict(
+        scratch_orgs = await self._pool.list_orgs()
+        # The fields both views share; each model validates them when it is built (a TypedDict would repeat them).
+        common: dict[str, Any] = dict(
             person=tree.person,
             organization_id=session.subject.organization_id,
             workspace_id=session.subject.workspace_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-
 from sidecar.errors import ErrorCode as E
 from sidecar.pool.service import PoolService
 from sidecar.rpc import rpc_method

@@ -55,8 +55,9 @@ class OrgDiscovery(WireModel):
 def governance_changed_model() -> type[WireModel]:
     """`GovernanceChanged`, built on first use: the governance models take a large share of the import time, and
     the pool's notifications are wired before the first `org:status` is answered, governance's only after."""
+    # Pydantic resolves the string annotations below at run time from this frame, not from TYPE_CHECKING.
     from sidecar.governance.models import Session
-    from sidecar.governance.service import GovernanceChangeReason
+    from sidecar.governance.service import GovernanceChangeReason  # noqa: F401
 
     class GovernanceChanged(WireModel):
         reason: GovernanceChangeReason
@@ -80,7 +81,9 @@ def governance_notifications() -> list[NotificationSpec]:
 
 ORG_NOTIFICATIONS = [
     NotificationSpec(ORG_CHANGED, OrgChanged, "After every committed change to the pool."),
-    NotificationSpec(ORG_DISCOVERY, OrgDiscovery, "After each discovery: what was added, updated and left out, and why."),
+    NotificationSpec(
+        ORG_DISCOVERY, OrgDiscovery, "After each discovery: what was added, updated and left out, and why."
+    ),
 ]
 PROVISIONING_NOTIFICATIONS = [
     NotificationSpec(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from sidecar.errors import ErrorCode as E
 from sidecar.handlers.notifications import ORG_NOTIFICATIONS, Notifications
 from sidecar.pool.models import DiscoveryReport, PoolStatus, ScratchOrg
@@ -58,7 +57,7 @@ class OrgHandlers:
     @rpc_method("org:list", result=list[ScratchOrg])
     async def list_orgs(self, params: NoParams) -> list[ScratchOrg]:
         """Every org in the pool, oldest first."""
-        return await self._pool.list()
+        return await self._pool.list_orgs()
 
     @rpc_method("org:status", result=PoolStatus)
     async def status(self, params: NoParams) -> PoolStatus:
@@ -80,7 +79,7 @@ class OrgHandlers:
         """Reconcile the pool with `sf org list --json`; the whole pool afterwards."""
         report: DiscoveryReport = await self._pool.discover()
         await self._notifications.discovery(report)
-        return await self._pool.list()
+        return await self._pool.list_orgs()
 
     @rpc_method(
         "org:register", result=ScratchOrg, errors=[E.INVALID_PARAMS, E.ALREADY_EXISTS, E.CAPACITY_REACHED]

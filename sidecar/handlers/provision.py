@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sidecar.errors import ErrorCode as E
 from sidecar.handlers.notifications import PROVISIONING_NOTIFICATIONS
 from sidecar.provisioning.models import (

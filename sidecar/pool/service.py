@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sidecar.events import Listeners
-from sidecar.storage.database import Database
-from sidecar.storage.errors import is_integrity_error
-from sidecar.storage.ids import new_id
 from sidecar.errors import (
     AccessDenied,
     AlreadyExists,
@@ -26,6 +22,7 @@ from sidecar.errors import (
     NotFound,
     OrgLeased,
 )
+from sidecar.events import Listeners
 from sidecar.pool import store
 from sidecar.pool.discovery import parse_org_list, vanished_and_due
 from sidecar.pool.models import (
@@ -39,6 +36,9 @@ from sidecar.pool.models import (
     ScratchOrg,
     SkippedOrg,
 )
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from sidecar.storage.ids import new_id
 from sidecar.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:
@@ -115,7 +115,8 @@ CliOrgLister = Callable[[], Awaitable[Any]]
 def check_alias(alias: Any) -> str:
     if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias):
         raise InvalidParams(
-            f"alias {alias!r} is not allowed: use 1-80 letters, digits, '_', '.', '@' or '-', not starting with '-' or '.'",
+            f"alias {alias!r} is not allowed: use 1-80 letters, digits, '_', '.', '@' or '-', "
+            "not starting with '-' or '.'",
             param="alias",
         )
     return alias
@@ -164,7 +165,7 @@ class PoolService:
     def limits(self) -> PoolLimits:
         return self._limits.current()
 
-    async def list(self) -> list[ScratchOrg]:
+    async def list_orgs(self) -> list[ScratchOrg]:
         return await store.list_orgs(self._db.reader)
 
     async def get(self, org_id: str) -> ScratchOrg:
@@ -188,7 +189,9 @@ class PoolService:
         """The agent's own org if `target` names it; every other answer is ACCESS_DENIED (no lease, no sharing)."""
         check_agent_id(agent_id)
         if not isinstance(target, str) or not target:
-            raise InvalidParams("target must name an org (alias, username, pool id or Salesforce org id)", param="target")
+            raise InvalidParams(
+                "target must name an org (alias, username, pool id or Salesforce org id)", param="target"
+            )
         org = await store.lease_of(self._db.reader, agent_id)
         if org is None:
             raise AccessDenied(f"agent {agent_id!r} holds no org: claim one first", agentId=agent_id, target=target)
@@ -228,7 +231,9 @@ class PoolService:
         if expires_at is None:
             expires_at = now + timedelta(days=limits.duration_days())
         elif expires_at.tzinfo is None:
-            raise InvalidParams("expiresAt must carry a time zone (for example 2026-12-01T00:00:00Z)", param="expiresAt")
+            raise InvalidParams(
+                "expiresAt must carry a time zone (for example 2026-12-01T00:00:00Z)", param="expiresAt"
+            )
         elif expires_at <= now:
             raise InvalidParams(f"expiresAt {expires_at.isoformat()} is in the past", param="expiresAt")
         values = {
@@ -257,7 +262,8 @@ class PoolService:
             raise self._conflict(exc, alias, username, sf_org_id) from None
         if org is None:
             raise CapacityReached(
-                f"the pool is full: {limits.max_orgs} orgs are available or leased (maxOrgs); remove or release one first",
+                f"the pool is full: {limits.max_orgs} orgs are available or leased (maxOrgs); "
+                "remove or release one first",
                 maxOrgs=limits.max_orgs,
             )
         changes = [PoolChange(ChangeReason.REGISTERED, org)]
@@ -435,7 +441,9 @@ class PoolService:
                     report.skipped.append(SkippedOrg(alias=alias, reason=f"{why}: not added to the pool"))
                     continue
                 if not ALIAS_PATTERN.fullmatch(alias):
-                    report.skipped.append(SkippedOrg(alias=alias, reason="alias has characters the pool does not allow"))
+                    report.skipped.append(
+                        SkippedOrg(alias=alias, reason="alias has characters the pool does not allow")
+                    )
                     continue
                 # Checked first, not caught: on PostgreSQL a failed INSERT would abort the whole transaction.
                 if await store.alias_taken(conn, alias):

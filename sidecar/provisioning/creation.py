@@ -49,7 +49,7 @@ class CapacityGate:
 
     async def used(self) -> int:
         """Orgs that count against maxOrgs (available or leased), plus creations under way."""
-        orgs = await self._pool.list()
+        orgs = await self._pool.list_orgs()
         return sum(1 for o in orgs if o.status in (OrgStatus.AVAILABLE, OrgStatus.LEASED)) + self.in_flight
 
     async def reserve(self) -> Reservation | None:
@@ -102,8 +102,8 @@ def create_args(
 
 
 def _expiry(result: dict[str, Any]) -> datetime | None:
-    info = result.get("scratchOrgInfo") if isinstance(result.get("scratchOrgInfo"), dict) else {}
-    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    info = found if isinstance(found := result.get("scratchOrgInfo"), dict) else {}
+    auth = found if isinstance(found := result.get("authFields"), dict) else {}
     for raw in (info.get("ExpirationDate"), auth.get("expirationDate")):
         if isinstance(raw, str) and raw:
             try:
@@ -122,7 +122,7 @@ async def create_scratch_org(
     duration_days: int,
     cwd: Path,
     sink: OutputSink | None,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
 ) -> CreatedOrg:
     """`sf org create scratch ... --json`; DevHubLimit on LIMIT_EXCEEDED, SfFailed on every other refusal."""
     args = create_args(settings, alias=alias, definition_file=definition_file, duration_days=duration_days)
@@ -133,7 +133,7 @@ async def create_scratch_org(
             raise DevHubLimit(str(exc.data.get("message") or exc.message)) from None
         raise
     result = envelope.result if isinstance(envelope.result, dict) else {}
-    auth = result.get("authFields") if isinstance(result.get("authFields"), dict) else {}
+    auth = found if isinstance(found := result.get("authFields"), dict) else {}
     username = result.get("username") or auth.get("username")
     if not isinstance(username, str) or not username:
         raise SfFailed("`sf org create scratch` returned no username", name="UnexpectedOutput")
@@ -166,7 +166,7 @@ async def register_created(
     """
     with anyio.CancelScope(shield=True):
         try:
-            return await pool.register(
+            org = await pool.register(
                 created.alias,
                 expires_at=created.expires_at,
                 login_url=created.login_url,
@@ -180,11 +180,14 @@ async def register_created(
         except (CapacityReached, AlreadyExists):
             await delete_quietly(sf, created.alias, cwd, sink)
             raise
+    return org
 
 
 async def delete_quietly(sf: SfClient, alias: str, cwd: Path | None, sink: OutputSink | None) -> None:
     """Give back an org the pool could not take (it would otherwise cost a Dev Hub slot until it expires)."""
     try:
-        await sf.run_json(["org", "delete", "scratch", "--target-org", alias, "--no-prompt"], sink=sink, cwd=cwd, timeout=300)
+        await sf.run_json(
+            ["org", "delete", "scratch", "--target-org", alias, "--no-prompt"], sink=sink, cwd=cwd, timeout=300
+        )
     except Exception as exc:  # best effort: the org expires on its own
         log.warning("could not delete scratch org %s after a failed registration: %s", alias, exc)

@@ -42,7 +42,7 @@ DISPATCH_FALLBACK_SECONDS = 30.0
 
 
 def retry_delay(attempts: int) -> float:
-    return min(LIMIT_RETRY_SECONDS * 2 ** max(0, attempts - 1), LIMIT_RETRY_MAX_SECONDS)
+    return min(LIMIT_RETRY_SECONDS * 2.0 ** max(0, attempts - 1), LIMIT_RETRY_MAX_SECONDS)
 
 
 def queue_sentence(reason: QueueReason, position: int, retry_at: datetime | None, why: str | None = None) -> str:
@@ -216,7 +216,11 @@ class QueueDispatcher:
                     run.result = queued_result("The agent left the queue.")
                     self._runs.forget(run)
                     continue
-                log.info("queue: agent %s continues provisioning (%s)", row.agent_id, "org " + org.alias if org else "new org")
+                log.info(
+                    "queue: agent %s continues provisioning (%s)",
+                    row.agent_id,
+                    "org " + org.alias if org else "new org",
+                )
                 self._start(run)
 
     async def _drop_invalid(self, row: store.QueuedRow, why: str) -> None:

@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 MASK = "****"
+# A parsed document's keys (lower-cased) whose values are credentials whatever they look like.
+_SECRET_KEYS = frozenset({"accesstoken", "refreshtoken", "authcode", "password", "clientsecret", "sfdxauthurl"})
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # A frontdoor URL's whole query string is a credential, whatever its parameter is called.
@@ -69,9 +71,8 @@ def mask_value(value: Any) -> Any:
     if isinstance(value, dict):
         masked = {k: mask_value(v) for k, v in value.items()}
         for key in list(masked):
-            if key.lower() in {"accesstoken", "refreshtoken", "authcode", "password", "clientsecret", "sfdxauthurl"}:
-                if masked[key] is not None:
-                    masked[key] = MASK
+            if key.lower() in _SECRET_KEYS and masked[key] is not None:
+                masked[key] = MASK
         return masked
     return value
 

@@ -49,7 +49,8 @@ def inside(root: Path, relative: str, setting: str) -> Path:
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
         raise AccessDenied(
-            f"orgPool.{setting} {relative!r} resolves outside the worktree (to {candidate}): a symlink points out of it",
+            f"orgPool.{setting} {relative!r} resolves outside the worktree (to {candidate}): "
+            "a symlink points out of it",
             setting=setting,
         )
     return candidate
@@ -68,7 +69,8 @@ def check_project(worktree: Path, settings: OrgPoolSettings) -> None:
     project = (worktree / PROJECT_FILE).resolve()
     if project.parent != worktree or not project.is_file():  # absent, or a link to a file elsewhere
         raise InvalidParams(
-            f"worktreePath {str(worktree)!r} is not a Salesforce project: it has no {PROJECT_FILE}", param="worktreePath"
+            f"worktreePath {str(worktree)!r} is not a Salesforce project: it has no {PROJECT_FILE}",
+            param="worktreePath",
         )
     if not inside(worktree, settings.sourceDir, "sourceDir").is_dir():
         raise InvalidParams(

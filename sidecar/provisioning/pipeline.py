@@ -26,7 +26,15 @@ from typing import Any
 
 import anyio
 
-from sidecar.errors import AccessDenied, AlreadyExists, CapacityReached, InvalidParams, SfFailed, SfUnavailable, StepTimeout
+from sidecar.errors import (
+    AccessDenied,
+    AlreadyExists,
+    CapacityReached,
+    InvalidParams,
+    SfFailed,
+    SfUnavailable,
+    StepTimeout,
+)
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
@@ -283,7 +291,9 @@ class Pipeline:
             ) from None
         except SfUnavailable as exc:
             step.status = StepStatus.FAILED
-            raise StepFailed(f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name) from None
+            raise StepFailed(
+                f"The Salesforce CLI could not be started for the {name} step: {exc.message}", name
+            ) from None
         except (AccessDenied, InvalidParams) as exc:  # a path checked just before its command no longer holds
             step.status = StepStatus.FAILED
             await self._say(step, f"Refused: {exc.message}", "stderr")
@@ -384,7 +394,7 @@ class Pipeline:
     async def _free_alias(self) -> str:
         """The requested alias, or `<alias>-2`, `-3`... when a pool org already has it (the CLI would move it)."""
         wanted = self.config.org_alias
-        taken = {o.alias for o in await self.pool.list()}
+        taken = {o.alias for o in await self.pool.list_orgs()}
         if wanted not in taken:
             return wanted
         for n in range(2, 1000):
@@ -623,7 +633,7 @@ class Pipeline:
             raise StepFailed(f"The result of deploy {deploy_id} is not a deploy result.")
         return result
 
-    # -- 3, 4, 5. side by side ------------------------------------------------------------------------------------------
+    # -- 3, 4, 5. side by side ----------------------------------------------------------------------------------------
 
     async def _step_inputs(self) -> dict[str, str]:
         """The hashes of what data, users and permsets get this time (empty when a path check fails: then every
@@ -705,7 +715,9 @@ class Pipeline:
             names = [n for n in wanted if PERMSET_PATTERN.fullmatch(n)]
             for bad in (n for n in wanted if n not in names):
                 step.status = StepStatus.WARNING
-                self._warnings.append(f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped.")
+                self._warnings.append(
+                    f"orgPool.permissionSets entry {bad!r} is not a permission set API name; skipped."
+                )
             if not names:
                 if step.status is StepStatus.OK:
                     step.status = StepStatus.SKIPPED

@@ -42,7 +42,7 @@ def deploy_failures(result: Any, worktree: Path) -> list[str]:
     """One line per component failure: `type name (file:line:column): problem`."""
     if not isinstance(result, dict):
         return []
-    details = result.get("details") if isinstance(result.get("details"), dict) else {}
+    details = found if isinstance(found := result.get("details"), dict) else {}
     raw = details.get("componentFailures")
     entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
     # componentFailures name the file inside the deployed package (`classes/X.cls`); files[] has the local path.
@@ -116,7 +116,8 @@ def deploy_summary(result: Any) -> str:
         return "Deploy result: (not an object)"
     return (
         f"Deploy {_text(result.get('id'))}: {_text(result.get('status')) or 'unknown status'}, "
-        f"{result.get('numberComponentsDeployed', '?')}/{result.get('numberComponentsTotal', '?')} components deployed, "
+        f"{result.get('numberComponentsDeployed', '?')}/{result.get('numberComponentsTotal', '?')} "
+        "components deployed, "
         f"{result.get('numberComponentErrors', 0)} with errors"
     )
 
@@ -137,7 +138,7 @@ class HumanErrorScanner:
         for i, line in enumerate(lines):
             match = _HUMAN_ERROR.match(line.strip())
             if match and self.error is None:
-                detail = " ".join(l.strip() for l in lines[i + 1 : i + 3] if l.strip() and "--help" not in l)
+                detail = " ".join(t.strip() for t in lines[i + 1 : i + 3] if t.strip() and "--help" not in t)
                 self.error = f"{match.group(1)}: {match.group(2).strip()} {detail}".strip()
 
 
@@ -184,7 +185,7 @@ def data_summary(result: Any) -> str:
 
 
 def user_summary(result: Any) -> str:
-    fields = result.get("fields") if isinstance(result, dict) and isinstance(result.get("fields"), dict) else {}
+    fields = found if isinstance(result, dict) and isinstance(found := result.get("fields"), dict) else {}
     username = _text(fields.get("username")) or "(unknown username)"
     return f"Created QA user {username}" + (f" ({_text(fields.get('id'))})" if fields.get("id") else "")
 

@@ -33,8 +33,8 @@ from sidecar.provisioning.models import (
     StepStatus,
     TerminalChunk,
 )
-from sidecar.provisioning.pipeline import STEPS, Failed, Handover, Pipeline, PipelineOutcome, Queued, Succeeded
 from sidecar.provisioning.paths import RunPaths, run_paths
+from sidecar.provisioning.pipeline import STEPS, Failed, Handover, Pipeline, PipelineOutcome, Queued, Succeeded
 from sidecar.provisioning.terminal import Terminal
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient

@@ -81,7 +81,16 @@ class ProvisioningService:
             db, pool, settings, self.gate, self._runs, self.ownership.owner, self._start, publish, clock
         )
         self._executor = RunExecutor(
-            db, pool, sf, settings, self.gate, self._runs, self.dispatcher, self.ownership.watch_children, publish, clock
+            db,
+            pool,
+            sf,
+            settings,
+            self.gate,
+            self._runs,
+            self.dispatcher,
+            self.ownership.watch_children,
+            publish,
+            clock,
         )
         self.prewarmer = PreWarmer(pool, sf, self.gate, settings, self.dispatcher.length)
         self.sf_runner = SfRunner(pool, sf, settings, self._terminal, self.worktree_of)
@@ -150,7 +159,11 @@ class ProvisioningService:
     async def provision(self, config: ProvisionConfig) -> ProvisionResult:
         check_agent_id(config.agent_id)
         check_alias(config.org_alias)
-        if not config.branch_name.strip() or len(config.branch_name) > MAX_BRANCH_LENGTH or not config.branch_name.isprintable():
+        if (
+            not config.branch_name.strip()
+            or len(config.branch_name) > MAX_BRANCH_LENGTH
+            or not config.branch_name.isprintable()
+        ):
             raise InvalidParams(
                 f"branchName must be a printable name of at most {MAX_BRANCH_LENGTH} characters", param="branchName"
             )

@@ -115,7 +115,9 @@ def _shown(command_id: str) -> str:
 def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
     """Read `args` as the real CLI would and decide; raises on anything not allowed, before anything runs."""
     if not args:
-        raise InvalidParams("args must name an sf command, for example [\"data\", \"query\", \"--query\", \"...\"]", param="args")
+        raise InvalidParams(
+            'args must name an sf command, for example ["data", "query", "--query", "..."]', param="args"
+        )
     if len(args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH or "\x00" in a for a in args):
         raise InvalidParams(f"args: at most {MAX_ARGS} arguments of {MAX_ARG_LENGTH} characters, no NUL", param="args")
     if args[0].startswith("-"):

@@ -2,7 +2,8 @@
 
 Every function takes the connection of the caller's transaction (or the reader), so the service decides what is
 atomic. A run's state changes only through the lifecycle verbs (`start`, `progress`, `park`, `resume`,
-`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. The SQL means the same
+`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row
+ever holds a frontdoor URL: it is a credential. The SQL means the same
 on PostgreSQL; only the `?` placeholders are SQLite's. Whatever another sidecar on the same database may change
 between a read and a write is re-checked in the write's WHERE clause, never assumed.
 """
@@ -172,7 +173,9 @@ async def enqueue(
 
 async def dequeue(conn: aiosqlite.Connection, agent_id: str) -> QueuedRow | None:
     """Take the agent out of the queue; None when it was not in it (someone else took it first)."""
-    row = await fetch_one(conn, f"DELETE FROM provision_queue WHERE agent_id = ? RETURNING {QUEUE_COLUMNS}", (agent_id,))
+    row = await fetch_one(
+        conn, f"DELETE FROM provision_queue WHERE agent_id = ? RETURNING {QUEUE_COLUMNS}", (agent_id,)
+    )
     return _queued(row) if row else None
 
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class Reply:
     """What a bound method produced: a JSON-ready result, or an error (code, message, data)."""
 
-    __slots__ = ("result", "error")
+    __slots__ = ("error", "result")
 
     def __init__(self, result: Any = None, error: tuple[ErrorCode, str, dict[str, Any]] | None = None) -> None:
         self.result = result
@@ -52,7 +52,7 @@ Bound = Callable[[tuple[Any, ...], dict[str, Any]], Awaitable[Reply]]
 
 
 def describe_validation_error(method: str, exc: ValidationError) -> InvalidParams:
-    problems = []
+    problems: list[dict[str, str]] = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "params"
         message = err["msg"]
@@ -90,7 +90,7 @@ def bind_params(spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any])
                 f"{spec.name} takes at most {len(names)} params ({', '.join(names) or 'none'}), got {len(args)}",
                 param="params",
             )
-        data = dict(zip(names, args))
+        data = dict(zip(names, args, strict=False))  # fewer args than names: the rest take defaults
     else:
         data = kwargs
     try:
@@ -122,7 +122,7 @@ def _lone_surrogate(value: Any, names: list[str], spec: MethodSpec, path: str = 
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if path:
+            if path:  # noqa: SIM108 - two cases read better than a nested conditional expression
                 child = f"{path}.{index}"
             else:
                 child = names[index] if index < len(names) else str(index)
@@ -226,5 +226,7 @@ async def _unknown(message: Message) -> Message | None:
     request, result = await dispatch_request({}, NOCONTEXT, create_request(message))
     if request.id is NOID:
         return None
-    error = to_serializable_one(to_response(request, result))["error"]
+    serialized = to_serializable_one(to_response(request, result))
+    assert isinstance(serialized, dict)  # one request, and an unknown method is always an error: one error object
+    error = serialized["error"]
     return error_response(ErrorCode.METHOD_NOT_FOUND, f"method not found: {error.get('data')}", message["id"])

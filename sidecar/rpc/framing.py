@@ -134,7 +134,7 @@ def _content_length(header_block: bytes) -> int | str:
     return length
 
 
-def _starts_like_a_header(data: bytes) -> bool:
+def _starts_like_a_header(data: bytes | bytearray) -> bool:
     """Whether `data` (what follows a body) can be the start of the next header block, as far as it goes."""
     data = data.lstrip(b"\r\n")
     if not data or _HEADER_LINE.match(data):
@@ -232,7 +232,9 @@ async def read_content_length(
         yield body
 
 
-def read_frames(framing: Framing, stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES) -> AsyncIterator[Frame]:
+def read_frames(
+    framing: Framing, stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES
+) -> AsyncIterator[Frame]:
     if framing is Framing.NDJSON:
         return read_ndjson(stream, max_bytes)
     return read_content_length(stream, max_bytes)

@@ -38,7 +38,7 @@ NONSTANDARD = "NaN, Infinity and numbers beyond a double are not JSON"
 
 
 def valid_id(value: Any) -> bool:
-    if value is None or isinstance(value, (str, int)) and not isinstance(value, bool):
+    if value is None or (isinstance(value, (str, int)) and not isinstance(value, bool)):
         return True
     return isinstance(value, float) and value == value and abs(value) != float("inf")
 
@@ -61,7 +61,7 @@ def envelope_problem(message: Any) -> str | None:
 class _InFlight:
     """A request's cancel scope, and whether its change has committed (after which a cancel is ignored)."""
 
-    __slots__ = ("cancel_scope", "work_scope", "committed", "done")
+    __slots__ = ("cancel_scope", "committed", "done", "work_scope")
 
     def __init__(self) -> None:
         self.cancel_scope = anyio.CancelScope()

@@ -10,6 +10,7 @@ inherits fd 1 can never corrupt the wire.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -49,10 +50,8 @@ class FdSendStream(ByteSendStream):
             view = view[written:]
 
     async def aclose(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.close(self._fd)
-        except OSError:
-            pass
 
 
 def open_input(fd: int) -> ByteReceiveStream:

@@ -92,7 +92,7 @@ class SfClient:
         *,
         sink: OutputSink | None = None,
         capture_stdout: bool = False,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
         cwd: Path | None = None,
         echo: bool = True,
         for_agent: bool = False,
@@ -119,7 +119,9 @@ class SfClient:
                 limitBytes=exc.limit,
             ) from None
         except TimeoutError:
-            raise StepTimeout(f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped") from None
+            raise StepTimeout(
+                f"`sf {' '.join(args[:3])}` did not finish within {timeout:.0f} s and was stopped"
+            ) from None
         except (FileNotFoundError, PermissionError) as exc:
             raise SfUnavailable(f"could not start the Salesforce CLI at {argv[0]}: {exc}", path=argv[0]) from None
 
@@ -128,7 +130,7 @@ class SfClient:
         args: Sequence[str],
         *,
         sink: OutputSink | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
         cwd: Path | None = None,
     ) -> Envelope:
         """Run with `--json` and parse stdout; stderr (update notices and the like) goes to the sink only."""

@@ -25,7 +25,12 @@ def error_data(doc: dict[str, Any], exit_code: int) -> dict[str, Any]:
     """What of an error envelope a person or the UI can use; the Node stack trace stays out."""
     data: dict[str, Any] = {"name": doc.get("name"), "message": doc.get("message"), "exitCode": exit_code}
     # The CLI's own `code` travels as cliCode: `code` in error data is always the sidecar's ErrorCode.
-    for key, wire_key in (("code", "cliCode"), ("actions", "actions"), ("data", "data"), ("commandName", "commandName")):
+    for key, wire_key in (
+        ("code", "cliCode"),
+        ("actions", "actions"),
+        ("data", "data"),
+        ("commandName", "commandName"),
+    ):
         if doc.get(key) not in (None, [], "undefined"):
             data[wire_key] = doc[key]
     return data
@@ -45,7 +50,9 @@ def parse_envelope(stdout: bytes, exit_code: int, command: str) -> Envelope:
             exitCode=exit_code,
         ) from None
     if not isinstance(doc, dict):
-        raise SfFailed(f"`sf {command}` printed JSON that is not an envelope", name="UnexpectedOutput", exitCode=exit_code)
+        raise SfFailed(
+            f"`sf {command}` printed JSON that is not an envelope", name="UnexpectedOutput", exitCode=exit_code
+        )
     if "result" in doc and "name" not in doc:
         warnings = [w for w in doc.get("warnings") or [] if isinstance(w, str)]
         return Envelope(exit_code, int(doc.get("status", exit_code) or 0), doc["result"], warnings)

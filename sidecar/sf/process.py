@@ -13,6 +13,7 @@ process group start and end, so it can record them where a later process will lo
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import os
 import signal
@@ -83,10 +84,8 @@ CHILD_WATCH: ContextVar[ChildWatch | None] = ContextVar("sidecar_child_watch", d
 
 
 def kill_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _Capture:
@@ -163,7 +162,7 @@ async def run_process(
     cwd: Path | None = None,
     sink: OutputSink | None = None,
     capture_stdout: bool = False,
-    timeout: float | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - the command's budget: past it its process group is killed
 ) -> Completed:
     """Run `argv` (never through a shell). Raises TimeoutError past `timeout`, CaptureTooLarge for a captured
     stdout over MAX_CAPTURE_BYTES (the group is killed at that point); cancellation kills the group too."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -19,17 +18,23 @@ from sidecar.timeutil import from_db
 T = TypeVar("T")
 
 
-@cache
-def _adapter(model: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(model)
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[T]) -> TypeAdapter[T]:
+    """Built once per model (building one is the slow part); a plain dict, as `cache` cannot type `type[T]`."""
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
 
 
 def to_model(model: type[T], row: Mapping[str, Any]) -> T:
     """One row as `model` (a pydantic model or a dataclass), matched by column name."""
     values = dict(row)
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return model.model_validate(values)  # type: ignore[return-value]
-    return _adapter(model).validate_python(values)  # type: ignore[no-any-return]
+        return model.model_validate(values)
+    return _adapter(model).validate_python(values)
 
 
 def to_models(model: type[T], rows: Iterable[Mapping[str, Any]]) -> list[T]:

@@ -56,7 +56,7 @@ class DatabaseTarget:
 def _split(url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError as exc:
         raise DatabaseUrlError(f"database URL is malformed ({exc.__class__.__name__}): {mask_url(url)}") from None
     return parts

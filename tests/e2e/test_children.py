@@ -72,14 +72,14 @@ async def hung_discover(sc: SidecarProcess) -> AsyncIterator[set[int]]:
 
         tg.start_soon(discover)
         with anyio.fail_after(10):
-            while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child
+            while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child  # noqa: ASYNC110 - polls another process's children
                 await anyio.sleep(0.05)
         yield descendants(sc.pid)
 
 
 async def test_eof_kills_a_hung_sf_and_its_children(home: Path, fake_sf: FakeSf) -> None:
     fake_sf.write({"orgs": [], "scenarios": {"org list": "hang"}})
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:  # noqa: SIM117 - the second context starts on the first one's sidecar
         async with hung_discover(sc) as spawned:
             started = time.monotonic()
             code = await sc.close(timeout=5)

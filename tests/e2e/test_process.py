@@ -16,7 +16,9 @@ pytestmark = pytest.mark.anyio
 async def test_stdout_carries_only_frames(home: Path, fake_sf: FakeSf) -> None:
     # The fake CLI prints its update warning on stderr; discovery runs it. Nothing but JSON-RPC may reach stdout.
     fake_sf.write({"orgs": [], "noise": True})
-    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env, extra_args=["--log-level", "DEBUG"]) as sc:
+    async with SidecarProcess.start(
+        home, settings=fake_sf.settings(), env=fake_sf.env, extra_args=["--log-level", "DEBUG"]
+    ) as sc:
         await sc.call("org:discover")
         await sc.call("org:register", "qa1")
         await sc.send_raw(b"garbage\n")

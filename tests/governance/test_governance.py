@@ -293,7 +293,7 @@ async def test_the_id_token_stays_in_memory_only(tmp_path: Path) -> None:
         await service.sign_in(claims(), id_token=token)
         assert token not in repr(service._session)
         assert token not in service.session().model_dump_json()
-    for file in tmp_path.iterdir():
+    for file in tmp_path.iterdir():  # noqa: ASYNC240 - a test's own file check
         assert token.encode() not in file.read_bytes(), f"the ID token reached {file.name}"
 
 
@@ -315,7 +315,7 @@ async def test_concurrent_first_sign_ins_in_one_process_create_one_user(tmp_path
                 tg.start_soon(sign_in)
         assert [s.first_login for s in sessions].count(True) == 1
         assert len({(s.person_id, s.organization_id, s.workspace_id) for s in sessions}) == 1
-        for table in STRUCTURE_TABLES + ("grants", "pool_provisions", "pool_provision_transitions"):
+        for table in (*STRUCTURE_TABLES, "grants", "pool_provisions", "pool_provision_transitions"):
             assert await count(db, table) == 1, table
 
 
@@ -334,5 +334,5 @@ async def test_concurrent_first_sign_ins_through_two_connections_create_one_user
                 tg.start_soon(sign_in, services[i % 2])
         assert [s.first_login for s in sessions].count(True) == 1
         assert len({s.organization_id for s in sessions}) == 1
-        for table in STRUCTURE_TABLES + ("grants", "pool_provisions", "pool_provision_transitions"):
+        for table in (*STRUCTURE_TABLES, "grants", "pool_provisions", "pool_provision_transitions"):
             assert await count(db_a, table) == 1, table

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.governance.catalog import DEFAULT_SECTION, Catalog, Product, parse_catalog
 from sidecar.governance import store
+from sidecar.governance.catalog import DEFAULT_SECTION, Catalog, Product, parse_catalog
 from sidecar.pool.service import PoolLimits
 from sidecar.settings import SettingsStore
 from tests.support.governance import Clock, claims, make_service, open_db, rows, snapshot

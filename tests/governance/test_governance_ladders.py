@@ -237,7 +237,7 @@ async def test_the_database_refuses_a_second_active_provision_on_one_pool(tmp_pa
         _, pool_id = await signed_in_pool(db)
         (grant,) = await rows(db, "grants")
         second_grant = ladders.new_id("grt")
-        with pytest.raises(sqlite3.IntegrityError, match="pool_provisions.pool_id"):
+        with pytest.raises(sqlite3.IntegrityError, match=r"pool_provisions\.pool_id"):
             async with db.transaction() as conn:
                 await store.insert_grant(conn, {**grant, "id": second_grant})
                 await store.insert_provision(

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from sidecar.storage.database import SqliteDatabase
 from sidecar.db import Database
 from sidecar.errors import AccessDenied, CapacityReached, NotAuthenticated
 from sidecar.governance import store
@@ -19,6 +18,7 @@ from sidecar.governance.ladders import new_id
 from sidecar.governance.models import FullHome, SoloHome, TransitionType
 from sidecar.governance.service import GovernanceChangeReason, GovernanceService
 from sidecar.pool.service import PoolLimits, PoolService
+from sidecar.storage.database import SqliteDatabase
 from tests.support.governance import (
     NO_DEFAULT_LADDER,
     Clock,

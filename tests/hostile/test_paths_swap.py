@@ -24,10 +24,10 @@ def outside_folder(root: Path) -> Path:
     """What the agent would like the CLI to upload: a plan and a user definition outside the worktree."""
     root.mkdir()
     (root / "Account.json").write_text(
-        '{"records": [{"attributes": {"type": "Account", "referenceId": "Out1"}, "Name": "%s"}]}' % SECRET
+        '{"records": [{"attributes": {"type": "Account", "referenceId": "Out1"}, "Name": "%s"}]}' % SECRET  # noqa: UP031 - JSON braces would need doubling in an f-string
     )
     (root / "sample-data-plan.json").write_text('[{"sobject": "Account", "files": ["Account.json"]}]')
-    (root / "user-def.json").write_text('{"LastName": "%s", "Email": "out@example.com"}' % SECRET)
+    (root / "user-def.json").write_text('{"LastName": "%s", "Email": "out@example.com"}' % SECRET)  # noqa: UP031 - JSON braces would need doubling in an f-string
     return root
 
 

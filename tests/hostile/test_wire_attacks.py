@@ -55,7 +55,9 @@ async def test_lone_surrogate_in_sf_run_argument_echoed_in_its_error(sidecar: Si
 
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400"])
-async def test_non_standard_number_id_is_an_invalid_request_never_echoed(sidecar: SidecarProcess, literal: bytes) -> None:
+async def test_non_standard_number_id_is_an_invalid_request_never_echoed(
+    sidecar: SidecarProcess, literal: bytes
+) -> None:
     answer = await answer_to(sidecar, b'{"jsonrpc":"2.0","id":%s,"method":"org:status"}\n' % literal)
     assert answer["id"] is None
     assert (answer["error"]["code"], answer["error"]["data"]["code"]) == (-32600, "INVALID_REQUEST")
@@ -115,7 +117,11 @@ async def test_content_length_resynchronises_after_a_bad_header(home: Path, fake
     [
         ("org:claim", {"agent_id": "a1"}, "agent_id"),
         ("org:release", {"org_id": "org_x"}, "org_id"),
-        ("org:register", {"alias": "qa1", "options": {"login_url": "https://test.salesforce.com"}}, "options.login_url"),
+        (
+            "org:register",
+            {"alias": "qa1", "options": {"login_url": "https://test.salesforce.com"}},
+            "options.login_url",
+        ),
     ],
 )
 async def test_snake_case_param_names_are_invalid_params_naming_the_param(
@@ -128,7 +134,9 @@ async def test_snake_case_param_names_are_invalid_params_naming_the_param(
     assert await sidecar.call("org:list") == []
 
 
-@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16-LE"), ("utf-16-le", "UTF-16-LE"), ("utf-16-be", "UTF-16-BE")])
+@pytest.mark.parametrize(
+    "encoding, name", [("utf-16", "UTF-16-LE"), ("utf-16-le", "UTF-16-LE"), ("utf-16-be", "UTF-16-BE")]
+)
 async def test_utf16_request_frame_is_a_parse_error_naming_the_encoding(
     home: Path, fake_sf: FakeSf, encoding: str, name: str
 ) -> None:
@@ -141,6 +149,8 @@ async def test_utf16_request_frame_is_a_parse_error_naming_the_encoding(
 
 
 async def test_latin1_request_frame_is_a_parse_error_saying_not_utf8(sidecar: SidecarProcess) -> None:
-    answer = await answer_to(sidecar, '{"jsonrpc":"2.0","id":1,"method":"org:claim","params":["agént"]}\n'.encode("latin-1"))
+    answer = await answer_to(
+        sidecar, '{"jsonrpc":"2.0","id":1,"method":"org:claim","params":["agént"]}\n'.encode("latin-1")
+    )
     assert answer["error"]["code"] == -32700 and "UTF-8" in answer["error"]["message"]
     await assert_still_serving(sidecar)

@@ -41,7 +41,9 @@ async def raced(sc: SidecarProcess, method: str, params: list, delay: float) -> 
         await anyio.sleep(delay)
     await sc.send(cancel)
     try:
-        return await sc.wait_for(lambda m: isinstance(m, dict) and m.get("id") == id_ and "method" not in m, start=start)
+        return await sc.wait_for(
+            lambda m: isinstance(m, dict) and m.get("id") == id_ and "method" not in m, start=start
+        )
     finally:
         sc._awaited.discard(id_)
 
@@ -60,7 +62,11 @@ async def test_cancel_racing_a_committed_write_never_answers_cancelled(
     db = home / "sidecar.db"
     rng = random.Random(8)
     seen: Counter[str] = Counter()
-    async with SidecarProcess.start(home, settings={**fake_sf.settings(), "orgPool": {**fake_sf.settings()["orgPool"], "maxOrgs": 1000}}, env=fake_sf.env) as sc:
+    async with SidecarProcess.start(
+        home,
+        settings={**fake_sf.settings(), "orgPool": {**fake_sf.settings()["orgPool"], "maxOrgs": 1000}},
+        env=fake_sf.env,
+    ) as sc:
         if operation in ("claim", "release"):
             org = await sc.call("org:register", "qa-shared")
         for n in range(ITERATIONS):

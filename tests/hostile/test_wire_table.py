@@ -92,9 +92,7 @@ def params_with(spec: MethodSpec, path: tuple[str, ...], value: str) -> dict[str
         elif step not in target:
             target[step] = placeholder(kind)
         target = target[step]
-    if path[-1] == "0":
-        target[0] = value
-    elif isinstance(target, list):
+    if path[-1] == "0" or isinstance(target, list):
         target[0] = value
     else:
         target[path[-1]] = value
@@ -124,7 +122,9 @@ def assert_clear_answer(answer: dict, id_: Any) -> None:
 
 
 @pytest.mark.parametrize("method, path, _", CASES)
-async def test_hostile_string_in_every_string_param(home: Path, fake_sf: FakeSf, method: str, path: tuple[str, ...], _: None) -> None:
+async def test_hostile_string_in_every_string_param(
+    home: Path, fake_sf: FakeSf, method: str, path: tuple[str, ...], _: None
+) -> None:
     spec = next(s for s in method_specs() if s.name == method)
     async with MemorySidecar.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "qa1")

@@ -1,12 +1,12 @@
 """The pool's rules as tables: (name, orgs before, call, expected error, orgs after), on a real SQLite file with a
-fixed clock, so expiry needs no sleeping, on both engines (a real SQLite file and a real PostgreSQL database). The last tests bypass the service to show the database itself refuses."""
+fixed clock, so expiry needs no sleeping, on both engines (a real SQLite file and a real PostgreSQL database). The
+last tests bypass the service to show the database itself refuses."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,11 +44,11 @@ class Pool:
         return org.id
 
     async def snapshot(self) -> dict[str, tuple[str, str | None]]:
-        return {o.alias: (o.status.value, o.assigned_agent_id) for o in await self.service.list()}
+        return {o.alias: (o.status.value, o.assigned_agent_id) for o in await self.service.list_orgs()}
 
 
 @pytest.fixture
-async def pool(database: Database) -> AsyncIterator[Pool]:
+async def pool(database: Database) -> AsyncIterator[Pool]:  # noqa: F811 - the fixture imported above
     db = database
     clock = Clock()
     service = PoolService(db, PoolLimits(max_orgs=3, default_duration_days=7, min_remaining_hours=4), clock=clock)

@@ -16,21 +16,27 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.storage.database import SqliteDatabase
-from sidecar.devtools.client import SidecarProcess
 from sidecar.db import Database
-from sidecar.pool.service import PoolLimits, PoolService
+from sidecar.devtools.client import SidecarProcess
 from sidecar.handlers.notifications import Notifications
+from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.provisioning import store
 from sidecar.provisioning.models import RunState
 from sidecar.provisioning.owner import OWNER_ENV, Owner, reap_group, stale_after, why_gone
 from sidecar.provisioning.service import ProvisioningService
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.storage.database import SqliteDatabase
 from sidecar.wiremodel import WireModel
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
+    config,
+    fake_state,
+    kill_leftovers,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
 )
 
 pytestmark = pytest.mark.anyio
@@ -211,7 +217,7 @@ def beat_env(fake_sf: FakeSf) -> dict[str, str]:
 async def owner_announced(sc: SidecarProcess) -> None:
     """Wait until the sidecar's provisioning has done its start-up sweep (it logs its ownership after it)."""
     with anyio.fail_after(15):
-        while f"belong to pid {sc.pid} " not in sc.stderr_text():
+        while f"belong to pid {sc.pid} " not in sc.stderr_text():  # noqa: ASYNC110 - polls another process's log
             await anyio.sleep(0.05)
 
 
@@ -234,7 +240,7 @@ async def test_a_second_sidecar_leaves_the_first_ones_live_run_alone(
                     (run,) = await sc.call("provision:runs")
                     assert run["agentId"] == "a1" and run["state"] == "running"
                 with anyio.fail_after(20):
-                    while not outcome:
+                    while not outcome:  # noqa: ASYNC110 - polls a sibling task's result
                         await anyio.sleep(0.05)
                 (run,) = await second.call("provision:runs")
                 assert run["state"] == "succeeded"
@@ -257,7 +263,12 @@ async def test_a_peer_killed_mid_run_is_reported_by_the_survivor_and_its_command
             async with SidecarProcess.start(home, settings=settings, env=env) as doomed:
                 pooled = await doomed.call("org:register", "pool1")
                 await doomed.send(
-                    {"jsonrpc": "2.0", "id": doomed.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]}
+                    {
+                        "jsonrpc": "2.0",
+                        "id": doomed.new_id(),
+                        "method": "agent:provision",
+                        "params": [config("a1", worktree)],
+                    }
                 )
                 await doomed.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
                 orphans = processes_with(marker, exclude=(survivor.pid, doomed.pid))
@@ -265,13 +276,16 @@ async def test_a_peer_killed_mid_run_is_reported_by_the_survivor_and_its_command
                 doomed.kill9()
                 note = await survivor.wait_notification("agent:status", lambda p: p["agentId"] == "a1", timeout=10)
             assert note["params"]["status"] == "ERROR" and note["params"]["step"] == "deploy"
-            assert "interrupted during the deploy step because the sidecar running it stopped" in note["params"]["errors"][0]
+            assert (
+                "interrupted during the deploy step because the sidecar running it stopped"
+                in note["params"]["errors"][0]
+            )
             (run,) = await survivor.call("provision:runs")
             assert run["state"] == "interrupted"
             assert (await survivor.call("org:lease", "a1"))["id"] == pooled["id"]  # still the agent's
             # Stopped by the survivor (zombies, waiting for whoever adopted them, do not count).
             with anyio.fail_after(5):
-                while processes_with(marker, exclude=(survivor.pid,)):
+                while processes_with(marker, exclude=(survivor.pid,)):  # noqa: ASYNC110 - polls other processes
                     await anyio.sleep(0.05)
     finally:
         kill_leftovers(marker)

@@ -12,7 +12,14 @@ import pytest
 from sidecar.devtools.client import RpcError, SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    HUB, config, fake_state, home_bytes, make_worktree, processes_with, provision_in_background, statuses,
+    HUB,
+    config,
+    fake_state,
+    home_bytes,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
     terminal_text,
 )
 
@@ -24,7 +31,12 @@ async def test_new_org_full_pipeline_streams_and_reaches_qa_ready(home: Path, tm
     fake_sf.write(
         fake_state(
             noise=True,
-            delays={"project deploy start": 1.2, "data import tree": 0.6, "org create user": 0.6, "org assign permset": 0.6}
+            delays={
+                "project deploy start": 1.2,
+                "data import tree": 0.6,
+                "org create user": 0.6,
+                "org assign permset": 0.6,
+            },
         )
     )
     settings = fake_sf.settings(permissionSets=["QA_Admin", "QA_User"], devHub=HUB, defaultDurationDays=3)
@@ -81,7 +93,11 @@ async def test_new_org_full_pipeline_streams_and_reaches_qa_ready(home: Path, tm
     permset = next(c["argv"] for c in calls if c["argv"][:3] == ["org", "assign", "permset"])
     assert permset.count("--name") == 2  # one call for all sets
     # Data, users and permission sets ran side by side (their 0.6 s delays overlap).
-    middle = [c for c in calls if c["argv"][:3] in (["data", "import", "tree"], ["org", "create", "user"], ["org", "assign", "permset"])]
+    middle = [
+        c
+        for c in calls
+        if c["argv"][:3] in (["data", "import", "tree"], ["org", "create", "user"], ["org", "assign", "permset"])
+    ]
     assert len(middle) == 3
     assert max(c["start"] for c in middle) < min(c["end"] for c in middle)
 
@@ -138,7 +154,9 @@ async def test_deploy_failures_in_every_shape(home: Path, tmp_path: Path, fake_s
             assert {s["name"]: s["status"] for s in failed["steps"]}["login"] == "skipped"
             assert failed["org"]["id"] == pooled["id"]  # stays leased so the agent can fix and retry
         assert array["errors"][0] == f"ApexClass Service1 ({class_file}:12:5): Variable does not exist: acount"
-        assert array["errors"][1].startswith("ApexClass Service2 (") and ":27:1): Missing ';' at '}'" in array["errors"][1]
+        assert (
+            array["errors"][1].startswith("ApexClass Service2 (") and ":27:1): Missing ';' at '}'" in array["errors"][1]
+        )
         assert single["errors"] == [f"ApexClass Service1 ({class_file}:12:5): Variable does not exist: acount"]
         assert files["errors"][0] == f"ApexClass Service1 ({class_file}:12:5): Variable does not exist: acount"
 
@@ -170,7 +188,14 @@ async def test_data_user_and_permset_failures_are_warnings(home: Path, tmp_path:
         assert result["success"] is True and result["loginUrl"]
         assert statuses(sc, "a1")[-1]["status"] == "QA_READY"
         steps = {s["name"]: s["status"] for s in result["steps"]}
-        assert steps == {"org": "ok", "deploy": "ok", "data": "warning", "users": "warning", "permsets": "warning", "login": "ok"}
+        assert steps == {
+            "org": "ok",
+            "deploy": "ok",
+            "data": "warning",
+            "users": "warning",
+            "permsets": "warning",
+            "login": "ok",
+        }
         warnings = "\n".join(result["warnings"])
         assert "Sample data was not loaded" in warnings and "REQUIRED_FIELD_MISSING" in warnings
         assert "QA user was not created (duplicateUsername" in warnings
@@ -182,7 +207,9 @@ async def test_data_user_and_permset_failures_are_warnings(home: Path, tmp_path:
     assert "-o prod" not in permset
 
 
-async def test_step_timeout_kills_the_hung_command_and_names_the_step(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_step_timeout_kills_the_hung_command_and_names_the_step(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(noise=True, orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     settings = fake_sf.settings(stepTimeoutMinutes=0.03)  # 1.8 s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -13,7 +14,14 @@ import pytest
 from sidecar.devtools.client import SidecarProcess
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
-    HUB, config, fake_state, kill_leftovers, make_worktree, processes_with, provision_in_background, statuses,
+    HUB,
+    config,
+    fake_state,
+    kill_leftovers,
+    make_worktree,
+    processes_with,
+    provision_in_background,
+    statuses,
     terminal_text,
 )
 
@@ -39,7 +47,10 @@ async def test_capacity_queue_is_fifo_and_hands_over_on_release(home: Path, tmp_
         assert "Position in the queue: 2." in third["warnings"][-1]
         assert statuses(sc, "a2")[-1]["status"] == "QUEUED"
         queue = await sc.call("provision:queue")
-        assert [(e["position"], e["agentId"], e["reason"]) for e in queue] == [(1, "a2", "capacity"), (2, "a3", "capacity")]
+        assert [(e["position"], e["agentId"], e["reason"]) for e in queue] == [
+            (1, "a2", "capacity"),
+            (2, "a3", "capacity"),
+        ]
         # Asking again while queued answers queued again; nothing new starts.
         again = await sc.call("agent:provision", config("a2", worktree))
         assert again["queued"] is True and "Position in the queue: 1." in again["warnings"][0]
@@ -78,7 +89,9 @@ async def test_queue_survives_a_restart(home: Path, tmp_path: Path, fake_sf: Fak
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         assert [e["agentId"] for e in await sc.call("provision:queue")] == ["a2", "a3"]
         await sc.call("agent:completed", "a1")
-        await sc.wait_notification("agent:status", lambda p: p["agentId"] == "a2" and p["status"] == "QA_READY", timeout=20)
+        await sc.wait_notification(
+            "agent:status", lambda p: p["agentId"] == "a2" and p["status"] == "QA_READY", timeout=20
+        )
         assert [e["agentId"] for e in await sc.call("provision:queue")] == ["a3"]
 
 
@@ -104,7 +117,9 @@ async def test_devhub_limit_queues_then_retries_with_backoff(home: Path, tmp_pat
     assert first_gap >= 0.3 and second_gap >= 0.7, (first_gap, second_gap)
 
 
-async def test_stop_mid_deploy_kills_the_process_group_and_releases(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_stop_mid_deploy_kills_the_process_group_and_releases(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(orgs=[scratch_org("pool1")], delays={"project deploy start": 30}))
     marker = str(fake_sf.state_path)
@@ -143,7 +158,9 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
         async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
             pooled = await sc.call("org:register", "pool1")
             request = sc.new_id()
-            await sc.send({"jsonrpc": "2.0", "id": request, "method": "agent:provision", "params": [config("a1", worktree)]})
+            await sc.send(
+                {"jsonrpc": "2.0", "id": request, "method": "agent:provision", "params": [config("a1", worktree)]}
+            )
             await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
             assert len(processes_with(marker, exclude=(sc.pid,))) >= 2
             sc.kill9()
@@ -159,19 +176,23 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
             assert "interrupted" in sc.stderr_text()
             # The restart stopped them (killed before the report; zombies awaiting their new parent do not count).
             with anyio.fail_after(2):
-                while processes_with(marker, exclude=(sc.pid,)):
+                while processes_with(marker, exclude=(sc.pid,)):  # noqa: ASYNC110 - polls other processes
                     await anyio.sleep(0.05)
     finally:
         kill_leftovers(marker)  # a safety net should the assertions above fail
 
 
-async def test_eof_mid_run_exits_promptly_and_the_restart_reports_it(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_eof_mid_run_exits_promptly_and_the_restart_reports_it(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(orgs=[scratch_org("pool1")], scenarios={"project deploy start": "hang"}))
     marker = str(fake_sf.state_path)
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
         await sc.call("org:register", "pool1")
-        await sc.send({"jsonrpc": "2.0", "id": sc.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]})
+        await sc.send(
+            {"jsonrpc": "2.0", "id": sc.new_id(), "method": "agent:provision", "params": [config("a1", worktree)]}
+        )
         await sc.wait_notification("terminal:output", lambda p: "Deploy ID" in p["data"], timeout=10)
         started = time.monotonic()
         assert await sc.close() == 0
@@ -201,21 +222,25 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
     calls = fake_sf.calls()
     creates = sorted((c["start"], c["end"]) for c in calls if c["argv"][:3] == ["org", "create", "scratch"])
     assert len(creates) == 4
-    for (_, end), (start, _) in zip(creates, creates[1:]):
+    for (_, end), (start, _) in itertools.pairwise(creates):
         assert start >= end, "two org creations overlapped"
     deploys = sorted((c["start"], c["end"]) for c in calls if c["argv"][:3] == ["project", "deploy", "start"])
-    assert any(later[0] < earlier[1] for earlier, later in zip(deploys, deploys[1:])), "deploys should overlap"
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(deploys)), "deploys should overlap"
 
 
 async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     project = make_worktree(tmp_path / "project", data=False, users=False)
-    fake_sf.write(fake_state(limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}))
+    fake_sf.write(
+        fake_state(
+            limits={"ActiveScratchOrgs": {"max": 10, "remaining": 2}, "DailyScratchOrgs": {"max": 10, "remaining": 5}}
+        )
+    )
     settings = fake_sf.settings(
         maxOrgs=3, preWarm=True, projectDir=str(project), devHub=HUB, refreshIntervalSeconds=0.2
     )
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         with anyio.fail_after(15):
-            while (await sc.call("org:status"))["available"] < 2:
+            while (await sc.call("org:status"))["available"] < 2:  # noqa: ASYNC110 - polls another process's answers
                 await anyio.sleep(0.1)
         await anyio.sleep(1.0)  # the Dev Hub has no active slot left: no third org
         status = await sc.call("org:status")

@@ -111,7 +111,9 @@ def test_deploy_id_and_human_error_scanners_handle_chunking() -> None:
         ids.feed(chunk)
     assert ids.deploy_id == "0Af5g00000ABCDEFGH"
     errors = results.HumanErrorScanner()
-    errors.feed("Error (DomainNotFoundError): Parsing --target-org \n\tThe org cannot be found\nSee more help with --help\n")
+    errors.feed(
+        "Error (DomainNotFoundError): Parsing --target-org \n\tThe org cannot be found\nSee more help with --help\n"
+    )
     assert errors.error == "DomainNotFoundError: Parsing --target-org The org cannot be found"
 
 

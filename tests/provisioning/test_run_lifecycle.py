@@ -113,7 +113,7 @@ async def test_verb_moves_only_from_the_states_it_expects(
     record = await store.get_run(db.reader, RUN)
     assert record is not None and record.state is before
     if verb == "interrupt":
-        call: Verb = lambda conn: store.interrupt(conn, live(record, T0), "gone", T0 + timedelta(seconds=60))
+        call: Verb = lambda conn: store.interrupt(conn, live(record, T0), "gone", T0 + timedelta(seconds=60))  # noqa: E731 - typed as a Verb like the other branches
         async with db.transaction() as conn:  # interrupt compares the heartbeat it saw: give it that one
             await conn.execute("UPDATE provision_runs SET heartbeat_at = ? WHERE id = ?", (to_db(T0), RUN))
         unchanged = await row(db)
@@ -172,11 +172,21 @@ async def test_finish_writes_the_report_and_park_keeps_the_steps_for_the_queue(d
     async with db.transaction() as conn:
         await store.park(conn, RUN, warnings=["w1"], steps=STEPS)
     parked = await store.get_run(db.reader, RUN)
-    assert parked is not None and (parked.state, parked.step, parked.warnings, parked.steps) == (S.QUEUED, "org", ["w1"], STEPS)
+    assert parked is not None and (parked.state, parked.step, parked.warnings, parked.steps) == (
+        S.QUEUED,
+        "org",
+        ["w1"],
+        STEPS,
+    )
     async with db.transaction() as conn:  # left the queue: the steps it had stay
         await store.finish(conn, RUN, S.CANCELLED, ended_at=T0, errors=["stopped"])
     ended = await store.get_run(db.reader, RUN)
-    assert ended is not None and (ended.state, ended.errors, ended.steps, ended.ended_at) == (S.CANCELLED, ["stopped"], STEPS, T0)
+    assert ended is not None and (ended.state, ended.errors, ended.steps, ended.ended_at) == (
+        S.CANCELLED,
+        ["stopped"],
+        STEPS,
+        T0,
+    )
 
 
 def test_every_state_maps_to_one_agent_status() -> None:

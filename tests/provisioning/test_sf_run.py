@@ -1,4 +1,5 @@
-"""`sf:run`: an agent reaches only its own org through the sidecar; everything else is ACCESS_DENIED, and nothing runs."""
+"""`sf:run`: an agent reaches only its own org through the sidecar; everything else is ACCESS_DENIED, and nothing
+runs."""
 
 from __future__ import annotations
 

@@ -35,7 +35,9 @@ async def assert_still_serving(sc: MemorySidecar) -> None:
         (b'{"jsonrpc": "2.0", "id": 1, "method": "org:nope"}\n', -32601, "METHOD_NOT_FOUND"),
     ],
 )
-async def test_bad_frames_get_errors_and_serving_goes_on(sidecar: MemorySidecar, raw: bytes, code: int, kind: str) -> None:
+async def test_bad_frames_get_errors_and_serving_goes_on(
+    sidecar: MemorySidecar, raw: bytes, code: int, kind: str
+) -> None:
     start = len(sidecar.messages)
     await sidecar.send_raw(raw)
     error = await sidecar.wait_for(lambda m: isinstance(m, dict) and "error" in m, start=start)
@@ -57,7 +59,9 @@ async def test_bad_frames_get_errors_and_serving_goes_on(sidecar: MemorySidecar,
         ("org:list", ["extra"], "params"),
     ],
 )
-async def test_wrong_params_name_the_parameter(sidecar: MemorySidecar, method: str, params: object, named_param: str) -> None:
+async def test_wrong_params_name_the_parameter(
+    sidecar: MemorySidecar, method: str, params: object, named_param: str
+) -> None:
     with pytest.raises(RpcError) as caught:
         await sidecar.call(method, **params) if isinstance(params, dict) else await sidecar.call(method, *params)
     assert caught.value.code == -32602
@@ -76,7 +80,9 @@ async def test_hostile_aliases_over_the_wire(sidecar: MemorySidecar, alias: str)
 
 async def test_oversize_message_is_refused_and_the_next_one_served(sidecar: MemorySidecar) -> None:
     start = len(sidecar.messages)
-    body = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "org:register", "params": ["x" * (MAX_MESSAGE_BYTES + 10)]})
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 99, "method": "org:register", "params": ["x" * (MAX_MESSAGE_BYTES + 10)]}
+    )
     await sidecar.send_raw(body.encode() + b"\n")
     error = await sidecar.wait_for(lambda m: isinstance(m, dict) and "error" in m, start=start, timeout=30)
     assert error["error"]["data"]["code"] == "MESSAGE_TOO_LARGE"

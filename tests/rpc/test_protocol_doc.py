@@ -50,7 +50,7 @@ def test_every_notification_is_documented_and_nothing_else() -> None:
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_method_example_fits_the_models(name: str) -> None:
-    is_note, body = sections()[name]
+    _is_note, body = sections()[name]
     for field in ("- params:", "- result:", "- errors:"):
         assert field in body, f"{name}: no '{field}' line"
     (request,) = example_lines(body, "-->")

@@ -524,7 +524,7 @@ def test_deploy_fail_array_shape(fake: FakeSf) -> None:
     failures = result["details"]["componentFailures"]
     assert isinstance(failures, list) and len(failures) == 2 == result["numberComponentErrors"]
     for failure in failures:
-        assert FAILURE_KEYS <= set(failure)
+        assert set(failure) >= FAILURE_KEYS
         assert failure["problemType"] == "Error"
         assert isinstance(failure["lineNumber"], str) and failure["lineNumber"].isdigit()
         assert isinstance(failure["columnNumber"], str)
@@ -535,7 +535,7 @@ def test_deploy_fail_object_shape(fake: FakeSf) -> None:
     code, document = _deploy(fake, "fail-object")
     assert code == 1 and document["status"] == 1
     failure = document["result"]["details"]["componentFailures"]
-    assert isinstance(failure, dict) and FAILURE_KEYS <= set(failure)
+    assert isinstance(failure, dict) and set(failure) >= FAILURE_KEYS
     assert failure["lineNumber"] == "12" and failure["columnNumber"] == "5"
 
 

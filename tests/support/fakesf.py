@@ -1,4 +1,5 @@
-"""The bundled fake `sf` as a test sees it: its state file, its invocation log, and org entries shaped like the CLI's."""
+"""The bundled fake `sf` as a test sees it: its state file, its invocation log, and org entries shaped like the
+CLI's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The stdio harness tests use: the package's own client (sidecar.devtools.client.py), which the demo and bench use too."""
+"""The stdio harness tests use: the package's own client (sidecar.devtools.client.py), which the demo and bench use
+too."""
 
 from sidecar.devtools.client import RpcError, SidecarProcess
 

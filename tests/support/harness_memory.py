@@ -8,6 +8,7 @@ kill -9, signals) use SidecarProcess in tests/e2e.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -89,7 +90,7 @@ class MemorySidecar(Peer):
     async def _run_app(self) -> None:
         try:
             await app.run(self.home, self.framing, self._app_input, self._app_output)
-        except BaseException as exc:  # noqa: BLE001 - kept for close() to re-raise in the test
+        except BaseException as exc:  # kept for close() to re-raise in the test
             self.error = exc
             raise
         finally:
@@ -106,7 +107,7 @@ class MemorySidecar(Peer):
         framing: str = "ndjson",
         on_message: Callable[[str, Any], None] | None = None,
     ) -> AsyncIterator[MemorySidecar]:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test's own file check
         if settings is not None:
             (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
         sidecar = cls(home, Framing(framing), on_message)
@@ -136,12 +137,10 @@ class MemorySidecar(Peer):
                     os.environ[key] = value
             root.setLevel(previous)
 
-    async def close(self, timeout: float = 5.0) -> int:
+    async def close(self, timeout: float = 5.0) -> int:  # noqa: ASYNC109 - a default bound, as the process client has
         """End the app's input and wait for it to return (0), as the process would exit on stdin EOF."""
-        try:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             await self._to_app.aclose()
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
         with anyio.fail_after(timeout):
             await self.exited.wait()
         return 0 if self.error is None else 1

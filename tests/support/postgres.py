@@ -12,6 +12,7 @@ saying how to enable them.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -78,7 +79,7 @@ class PostgresServer:
             shutil.chown(sockets, "postgres")
             os.chmod(root, 0o700)
         port = _free_port()
-        run = lambda *argv: subprocess.run(  # noqa: E731
+        run = lambda *argv: subprocess.run(  # noqa: E731 - one line per server command below
             [*prefix, *argv], check=True, capture_output=True, text=True, timeout=START_TIMEOUT_S
         )
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -101,15 +102,13 @@ class PostgresServer:
         postmaster this session started, by the pid it wrote (SIGQUIT is PostgreSQL's immediate shutdown)."""
         if self._stop is None:
             return
-        root = getattr(self, "_root")
+        root = self._root
         pid_file = root / "data" / "postmaster.pid"
         pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
         done = subprocess.run(self._stop, check=False, capture_output=True, timeout=START_TIMEOUT_S)
         if done.returncode != 0 and pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGQUIT)
-            except ProcessLookupError:
-                pass
         shutil.rmtree(root, ignore_errors=True)
         self._stop = None
 

@@ -5,6 +5,7 @@ Kept in a test_ module so the provisioning tests own every file they need; it ho
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,8 @@ def kill_leftovers(marker: str, exclude: tuple[int, ...] = ()) -> None:
     import signal
 
     for pid in processes_with(marker, exclude):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def home_bytes(home: Path) -> bytes:
