@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
-from sidecar.storage.database import SqliteDatabase
-from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
+from sidecar.storage.database import open_target
+from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
 from sidecar.framing import Framing
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
@@ -38,23 +38,12 @@ async def refresh_loop(pool: PoolService, settings: SettingsStore) -> None:
             log.exception("expiry sweep failed")
 
 
-def choose_sqlite(home: Path, database_url: str | None) -> Path:
-    """The database file, after `--database-url` / SWEATSHOP_DATABASE_URL are checked (masked in any message).
-
-    The PostgreSQL engine so far carries the pool store only (sidecar/storage); governance and provisioning still
-    speak sidecar/db.py, so a PostgreSQL URL is refused at start rather than half served.
-    """
+def choose_target(home: Path, database_url: str | None) -> DatabaseTarget:
+    """The database: `--database-url`, else SWEATSHOP_DATABASE_URL, else the SQLite file (masked in any message)."""
     try:
-        target = choose_database(home, database_url)
+        return choose_database(home, database_url)
     except DatabaseUrlError as exc:
         raise SystemExit(f"sweatshop-sidecar: {exc}") from None
-    if target.engine is Engine.POSTGRES:
-        raise SystemExit(
-            f"sweatshop-sidecar: {target.masked()}: the PostgreSQL engine is not complete yet (governance and"
-            " provisioning still need the SQLite file); start without --database-url / SWEATSHOP_DATABASE_URL"
-        )
-    assert target.path is not None
-    return target.path
 
 
 async def run(
@@ -67,12 +56,12 @@ async def run(
     """
     home.mkdir(parents=True, exist_ok=True)
     settings = SettingsStore(home / "settings.json")
-    target = choose_sqlite(home, database_url)
-    storage = SqliteDatabase(target)
-    # Governance and provisioning still speak sidecar/db.py's connections; the pool speaks the storage idiom.
-    db = storage.file
+    storage = open_target(choose_target(home, database_url))
     try:
-        await storage.open()
+        try:
+            await storage.open()
+        except ConnectionError as exc:  # PostgreSQL unreachable: the message names the masked URL only
+            raise SystemExit(f"sweatshop-sidecar: {exc}") from None
         methods: dict[str, Any] = {}
         late = LateMethods()
         transport = Transport(make_dispatch(methods, late), framing)
@@ -99,14 +88,14 @@ async def run(
                 from sidecar.handlers.system import SystemHandlers
                 from sidecar.provisioning.service import ProvisioningService
 
-                governance = GovernanceService(db, pool)
+                governance = GovernanceService(storage, pool)
                 notifications.watch_governance(governance, pool.status)
                 await governance.load_catalog(settings.current.raw)
                 settings.subscribe(governance.on_settings_changed)
                 # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
                 limits.narrow_with(governance)
-                system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
-                provisioning = ProvisioningService(db, pool, sf, settings)
+                system = SystemHandlers(home, storage, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
+                provisioning = ProvisioningService(storage, pool, sf, settings)
                 notifications.watch_provisioning(provisioning.events)
                 table, _ = bind_methods(
                     [

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.anyio
 
 
 def world_now() -> datetime:
-    return NOW
+    return NOW + timedelta(hours=1)  # after the rows first sign-in made at NOW
 
 PUBLIC = {"scratchOrgs.maxActive": 4, "scratchOrgs.maxDurationDays": 7}
 
