@@ -9,8 +9,9 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
-from sidecar.db import Database
 from sidecar.errors import DatabaseUnavailable
+from sidecar.storage.database import Database, open_target
+from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolService, SettingsLimits
@@ -20,8 +21,6 @@ from sidecar.rpc.framing import Framing
 from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.storage.database import SqliteDatabase
-from sidecar.storage.url import DatabaseUrlError, Engine, choose_database
 from sidecar.wiremodel import WireModel
 
 log = logging.getLogger(__name__)
@@ -59,23 +58,12 @@ async def refresh_loop(pool: PoolService, settings: SettingsStore, db: Database)
             log.exception("expiry sweep failed")
 
 
-def choose_sqlite(home: Path, database_url: str | None) -> Path:
-    """The database file, after `--database-url` / SWEATSHOP_DATABASE_URL are checked (masked in any message).
-
-    The PostgreSQL engine so far carries the pool store only (sidecar/storage); governance and provisioning still
-    speak sidecar/db.py, so a PostgreSQL URL is refused at start rather than half served.
-    """
+def choose_target(home: Path, database_url: str | None) -> DatabaseTarget:
+    """The database: `--database-url`, else SWEATSHOP_DATABASE_URL, else the SQLite file (masked in any message)."""
     try:
-        target = choose_database(home, database_url)
+        return choose_database(home, database_url)
     except DatabaseUrlError as exc:
         raise SystemExit(f"sweatshop-sidecar: {exc}") from None
-    if target.engine is Engine.POSTGRES:
-        raise SystemExit(
-            f"sweatshop-sidecar: {target.masked()}: the PostgreSQL engine is not complete yet (governance and"
-            " provisioning still need the SQLite file); start without --database-url / SWEATSHOP_DATABASE_URL"
-        )
-    assert target.path is not None
-    return target.path
 
 
 async def run(
@@ -92,12 +80,11 @@ async def run(
     import time) are bound just after, so the app's first `org:status` is answered without waiting for them.
     """
     settings = SettingsStore(home / "settings.json")
-    target = choose_sqlite(home, database_url)
-    storage = SqliteDatabase(target)
-    # Governance and provisioning still speak sidecar/db.py's connections; the pool speaks the storage idiom.
-    db = storage.file
+    storage = open_target(choose_target(home, database_url))
     try:
         await storage.open()
+    except ConnectionError as exc:  # PostgreSQL unreachable: the message names the masked URL only
+        raise SystemExit(f"sweatshop-sidecar: {exc}") from None
     except DatabaseUnavailable as exc:
         # One sentence, no traceback; every connection is closed, so nothing keeps the process from exiting.
         log.error("%s", exc.message)
@@ -131,7 +118,7 @@ async def run(
                 from sidecar.handlers.system import SystemHandlers
                 from sidecar.provisioning.service import ProvisioningService
 
-                governance = GovernanceService(db, pool)
+                governance = GovernanceService(storage, pool)
                 notifications.watch_governance(governance, pool.status)
                 try:
                     await governance.load_catalog(settings.current.raw)
@@ -141,8 +128,8 @@ async def run(
                 settings.subscribe(governance.on_settings_changed)
                 # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
                 limits.narrow_with(governance)
-                system = SystemHandlers(home, db, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
-                provisioning = ProvisioningService(db, pool, sf, settings)
+                system = SystemHandlers(home, storage, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
+                provisioning = ProvisioningService(storage, pool, sf, settings)
                 notifications.watch_provisioning(provisioning.events)
                 surface.bind(
                     dispatcher,
@@ -161,7 +148,7 @@ async def run(
                 tg.start_soon(retrying, "provisioning", provisioning.serve)
 
             tg.start_soon(settings.watch)
-            tg.start_soon(refresh_loop, pool, settings, db)
+            tg.start_soon(refresh_loop, pool, settings, storage)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send, stop)
             tg.cancel_scope.cancel()

@@ -80,8 +80,11 @@ export interface Claims {
   roles?: string[];
 }
 
+/** Which database this sidecar uses: `sqlite` (the file's path) or `postgresql` (the URL, password masked). */
 export interface DatabaseInfo {
-  path: string;
+  engine: string;
+  path: string | null;
+  url: string | null;
   schemaVersion: number;
   error: string | null;
 }

@@ -7,16 +7,18 @@ never commit; whatever they write lives or dies with the transaction they were h
 
 from __future__ import annotations
 
-import uuid
+from datetime import datetime
+
 from collections.abc import Callable
 from typing import Literal
 
-import aiosqlite
 
+from sidecar.storage.connection import Connection
 from sidecar.errors import NotFound
 from sidecar.governance import store
 from sidecar.governance.models import SYSTEM, Actor, ReapplyOutcome, TransitionType
 from sidecar.governance.store import LadderRef, PoolRef, Tier
+from sidecar.storage.ids import new_id
 
 # Called with a step's name after each write; tests raise from it to prove a late failure undoes everything.
 StepHook = Callable[[str], None]
@@ -28,10 +30,6 @@ REAPPLY_REASON = "default plan reapplied"
 GrantReason = Literal["default", "purchase", "manual"]
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
 def no_step(_name: str) -> None:
     return None
 
@@ -40,7 +38,7 @@ class CatalogBroken(RuntimeError):
     """A ladder lacks the tier being granted: the catalog sync guarantees rank 0, so this is a bug, not input."""
 
 
-async def _tier_at(conn: aiosqlite.Connection, ladder: LadderRef, rank: int) -> Tier:
+async def _tier_at(conn: Connection, ladder: LadderRef, rank: int) -> Tier:
     tier = await store.ladder_tier(conn, ladder.id, rank)
     if tier is None:
         raise CatalogBroken(f"ladder {ladder.key!r} has no rank-{rank} tier")
@@ -48,7 +46,7 @@ async def _tier_at(conn: aiosqlite.Connection, ladder: LadderRef, rank: int) -> 
 
 
 async def grant_tier(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     pool: PoolRef,
     ladder: LadderRef,
     rank: int,
@@ -59,7 +57,7 @@ async def grant_tier(
     from_rank: int | None,
     actor: Actor,
     reason: str,
-    now: str,
+    now: datetime,
     step: StepHook = no_step,
 ) -> str:
     """Grant the product at `rank` of the ladder to the pool: grant, provision, entitlements, rank, transition.
@@ -106,7 +104,7 @@ async def grant_tier(
 
 
 async def record_transition(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     pool_id: str,
     ladder_id: str | None,
     transition: TransitionType,
@@ -115,7 +113,7 @@ async def record_transition(
     *,
     actor: Actor,
     reason: str,
-    now: str,
+    now: datetime,
 ) -> None:
     await store.insert_transition(
         conn,
@@ -135,10 +133,10 @@ async def record_transition(
 
 
 async def reapply_defaults_for_pool(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     pool_id: str,
     *,
-    now: str,
+    now: datetime,
     actor: Actor = SYSTEM,
     reason: str = REAPPLY_REASON,
     step: StepHook = no_step,
@@ -190,7 +188,7 @@ async def reapply_defaults_for_pool(
 
 
 async def _at_rank_0(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     pool: PoolRef,
     ladder: LadderRef,
     provision_id: str,
@@ -211,11 +209,11 @@ async def _at_rank_0(
 
 
 async def _end(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     pool: PoolRef,
     position: store.Position | None,
     *,
-    now: str,
+    now: datetime,
     actor: Actor,
     reason: str,
     step: StepHook,

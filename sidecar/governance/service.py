@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
 from sidecar.errors import AccessDenied, NotAuthenticated
 from sidecar.events import Listeners
 from sidecar.governance import store, views
@@ -41,7 +41,7 @@ from sidecar.governance.sync import sync_catalog
 from sidecar.pool.models import PoolStatus, ScratchOrg
 from sidecar.pool.service import PoolLimits
 from sidecar.settings import Settings, SettingsError
-from sidecar.timeutil import Clock, to_db, utcnow
+from sidecar.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class GovernanceService:
         for err in errors:
             log.warning("settings: %s: %s", err.key, err.reason)
         async with self._db.transaction() as conn:
-            await sync_catalog(conn, catalog, to_db(self._clock()))
+            await sync_catalog(conn, catalog, self._clock())
         self.catalog_errors = errors
         await self._refresh_entitlements()
         await self._announce(GovernanceChangeReason.CATALOG_SYNCED)
@@ -142,7 +142,7 @@ class GovernanceService:
     async def sign_in(self, claims: Claims, id_token: str | None = None) -> SignedIn:
         """Find or create the subject's structures (one transaction) and make them this process's session."""
         async with self._db.transaction() as conn:
-            subject, created = await sign_in_subject(conn, claims, to_db(self._clock()), self._step)
+            subject, created = await sign_in_subject(conn, claims, self._clock(), self._step)
             entitlements = await store.pool_entitlements(conn, subject.pool_id)
         session = ActiveSession(claims=claims, subject=subject, first_login=created, id_token=id_token)
         self._session, self._entitlements = session, entitlements
@@ -239,7 +239,7 @@ class GovernanceService:
             outcome = await reapply_defaults_for_pool(
                 conn,
                 pool_id,
-                now=to_db(self._clock()),
+                now=self._clock(),
                 actor=Actor(ActorType.PERSON, operator.subject.person_id),
                 reason="default plan reapplied by an operator",
                 step=self._step,

@@ -9,14 +9,17 @@ The claims themselves are bounded and their identifiers stripped where they are 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import re
 import unicodedata
 
-import aiosqlite
 
+from sidecar.storage.connection import Connection
+from sidecar.storage.ids import new_id
 from sidecar.governance import store
 from sidecar.governance.catalog import PERSONAL
-from sidecar.governance.ladders import AUTO_PROVISIONING_REASON, StepHook, grant_tier, new_id, no_step
+from sidecar.governance.ladders import AUTO_PROVISIONING_REASON, StepHook, grant_tier, no_step
 from sidecar.governance.models import SYSTEM, Claims, Subject, TransitionType
 from sidecar.governance.store import PoolRef
 
@@ -41,7 +44,7 @@ def slug_base(claims: Claims) -> str:
     return cleaned[:MAX_SLUG_BASE].strip("-") or "user"
 
 
-async def _insert_organization(conn: aiosqlite.Connection, values: dict[str, object], base: str) -> str:
+async def _insert_organization(conn: Connection, values: dict[str, object], base: str) -> str:
     """Insert with the first free slug of base, base-2, base-3, ...: one query finds it, the unique index decides.
 
     Inside the caller's write transaction nobody else can take the slug between the two statements; the retry is
@@ -58,7 +61,7 @@ async def _insert_organization(conn: aiosqlite.Connection, values: dict[str, obj
 
 
 async def sign_in_subject(
-    conn: aiosqlite.Connection, claims: Claims, now: str, step: StepHook = no_step
+    conn: Connection, claims: Claims, now: datetime, step: StepHook = no_step
 ) -> tuple[Subject, bool]:
     """The subject's rows, created on first sign-in; (subject, created). Runs inside the caller's transaction."""
     user_id = new_id("usr")
@@ -127,7 +130,7 @@ async def sign_in_subject(
             "organization_id": organization_id,
             "name": "default",
             "pool_type": "default",
-            "is_auto_managed": 1,
+            "is_auto_managed": True,
             "created_at": now,
         },
     )
@@ -135,7 +138,7 @@ async def sign_in_subject(
 
     await store.insert_pool_assignment(
         conn,
-        {"id": new_id("pas"), "pool_id": pool_id, "workspace_id": workspace_id, "is_primary": 1, "created_at": now},
+        {"id": new_id("pas"), "pool_id": pool_id, "workspace_id": workspace_id, "is_primary": True, "created_at": now},
     )
     step("pool_assignment")
 

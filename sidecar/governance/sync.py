@@ -8,14 +8,16 @@ re-materialized: a change to a tier's entitlements reaches the pools on that tie
 
 from __future__ import annotations
 
-import aiosqlite
+from datetime import datetime
 
+
+from sidecar.storage.connection import Connection
 from sidecar.governance import store
 from sidecar.governance.catalog import Catalog
-from sidecar.governance.ladders import new_id
+from sidecar.storage.ids import new_id
 
 
-async def sync_catalog(conn: aiosqlite.Connection, catalog: Catalog, now: str) -> None:
+async def sync_catalog(conn: Connection, catalog: Catalog, now: datetime) -> None:
     product_ids: dict[str, str] = {}
     for key, product in catalog.products.items():
         set_id = await store.upsert_entitlement_set(conn, new_id("ens"), key, now)

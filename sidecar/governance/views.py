@@ -1,5 +1,7 @@
 """Read models: the organizations tree a person sees (home) and the one an operator sees (overview).
 
+Built from the store's typed rows over any `Connection` (either engine); nothing here knows SQL.
+
 Progressive disclosure lives here: one person alone in one organization with one workspace is `solo` (the pool,
 directly); anything more is `full` (the organizations and workspaces to choose from).
 """
@@ -9,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 
 from sidecar.governance import store
+from sidecar.storage.connection import Connection
 from sidecar.governance.models import (
     LadderPosition,
     MemberInfo,
@@ -33,66 +35,66 @@ class PersonTree:
 
 
 async def _organizations(
-    conn: aiosqlite.Connection, org_rows: Sequence[aiosqlite.Row], with_members: bool
+    conn: Connection, org_rows: Sequence[store.OrganizationRow], with_members: bool
 ) -> list[OrganizationDetail]:
-    org_ids = [row["id"] for row in org_rows]
+    org_ids = [row.id for row in org_rows]
     workspaces_by_org: dict[str, list[WorkspaceInfo]] = {}
     workspace_by_id: dict[str, WorkspaceInfo] = {}
     for row in await store.workspaces(conn, org_ids):
-        info = WorkspaceInfo(id=row["id"], name=row["name"], pool_ids=[])
-        workspaces_by_org.setdefault(row["organization_id"], []).append(info)
+        info = WorkspaceInfo(id=row.id, name=row.name, pool_ids=[])
+        workspaces_by_org.setdefault(row.organization_id, []).append(info)
         workspace_by_id[info.id] = info
     pool_workspaces: dict[str, list[str]] = {}
     for row in await store.assignments(conn, org_ids):
-        pool_workspaces.setdefault(row["pool_id"], []).append(row["workspace_id"])
-        if row["workspace_id"] in workspace_by_id:
-            workspace_by_id[row["workspace_id"]].pool_ids.append(row["pool_id"])
+        pool_workspaces.setdefault(row.pool_id, []).append(row.workspace_id)
+        if row.workspace_id in workspace_by_id:
+            workspace_by_id[row.workspace_id].pool_ids.append(row.pool_id)
     entitlements = await store.entitlements_of_orgs(conn, org_ids)
     pools_by_org: dict[str, list[PoolInfo]] = {}
     for row in await store.pools(conn, org_ids):
         ladder = (
-            LadderPosition(ladder=row["ladder_key"], rank=row["rank"], product=row["product_key"])
-            if row["ladder_key"] is not None
+            LadderPosition(ladder=row.ladder_key, rank=row.rank, product=row.product_key)
+            if row.ladder_key is not None
             else None
         )
-        pools_by_org.setdefault(row["organization_id"], []).append(
+        pools_by_org.setdefault(row.organization_id, []).append(
             PoolInfo(
-                id=row["id"],
-                name=row["name"],
-                pool_type=row["pool_type"],
-                is_auto_managed=bool(row["is_auto_managed"]),
-                workspace_ids=pool_workspaces.get(row["id"], []),
+                id=row.id,
+                name=row.name,
+                pool_type=row.pool_type,
+                is_auto_managed=row.is_auto_managed,
+                workspace_ids=pool_workspaces.get(row.id, []),
                 ladder=ladder,
-                entitlements=entitlements.get(row["id"], {}),
+                entitlements=entitlements.get(row.id, {}),
             )
         )
     members_by_org: dict[str, list[MemberInfo]] = {}
     if with_members:
         for row in await store.members(conn, org_ids):
-            members_by_org.setdefault(row["organization_id"], []).append(
-                MemberInfo(person_id=row["person_id"], name=row["display_name"], email=row["email"], role=row["role"])
+            members_by_org.setdefault(row.organization_id, []).append(
+                MemberInfo(person_id=row.person_id, name=row.display_name, email=row.email, role=row.role)
             )
     return [
         OrganizationDetail(
-            id=row["id"],
-            name=row["name"],
-            slug=row["slug"],
-            org_type=row["org_type"],
-            role=row["role"],
-            workspaces=workspaces_by_org.get(row["id"], []),
-            pools=pools_by_org.get(row["id"], []),
-            members=members_by_org.get(row["id"], []),
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            org_type=row.org_type,
+            role=row.role,
+            workspaces=workspaces_by_org.get(row.id, []),
+            pools=pools_by_org.get(row.id, []),
+            members=members_by_org.get(row.id, []),
         )
         for row in org_rows
     ]
 
 
-async def person_tree(conn: aiosqlite.Connection, subject: Subject) -> PersonTree:
+async def person_tree(conn: Connection, subject: Subject) -> PersonTree:
     """What the signed-in person belongs to, their session pool, and whether the solo view fits."""
     person_row = await store.person(conn, subject.person_id)
     if person_row is None:
         raise LookupError(f"person {subject.person_id} is gone")
-    person = PersonInfo(id=person_row["id"], name=person_row["display_name"], email=person_row["email"])
+    person = PersonInfo(id=person_row.id, name=person_row.display_name, email=person_row.email)
     detailed = await _organizations(conn, await store.memberships(conn, subject.person_id), with_members=True)
     pool = next(
         (p for org in detailed for p in org.pools if p.id == subject.pool_id),
@@ -105,6 +107,6 @@ async def person_tree(conn: aiosqlite.Connection, subject: Subject) -> PersonTre
     return PersonTree(person=person, organizations=organizations, pool=pool, solo=solo)
 
 
-async def all_organizations(conn: aiosqlite.Connection, viewer: Subject) -> list[OrganizationDetail]:
+async def all_organizations(conn: Connection, viewer: Subject) -> list[OrganizationDetail]:
     """Every organization with its members and their roles, its workspaces and its pools (operators only)."""
     return await _organizations(conn, await store.organizations(conn, viewer.person_id), with_members=True)

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sidecar import PROTOCOL_VERSION, __version__
-from sidecar.db import Database
+from sidecar.storage.database import Database
+from sidecar.storage.url import Engine
 from sidecar.errors import SfUnavailable
 from sidecar.rpc import NoParams, rpc_method
 from sidecar.settings import SettingsError, SettingsStore
@@ -14,7 +15,11 @@ from sidecar.wiremodel import WireModel
 
 
 class DatabaseInfo(WireModel):
-    path: str
+    """Which database this sidecar uses: `sqlite` (the file's path) or `postgresql` (the URL, password masked)."""
+
+    engine: str
+    path: str | None
+    url: str | None
     schema_version: int
     # Why writes are refused (the file was deleted or replaced under the running sidecar); null while all is well.
     error: str | None = None
@@ -60,6 +65,17 @@ class SystemHandlers:
         # Sections parsed by their owners (the governance catalog) report their problems through these.
         self._issue_sources = list(issue_sources)
 
+    def _database_info(self, schema_version: int) -> DatabaseInfo:
+        where = self._db.describe()  # the path, or the URL with its password masked: never the password
+        on_file = self._db.engine is Engine.SQLITE
+        return DatabaseInfo(
+            engine=self._db.engine.value,
+            path=where if on_file else None,
+            url=None if on_file else where,
+            schema_version=schema_version,
+            error=self._db.check_file(),
+        )
+
     @rpc_method("sidecar:health", result=Health)
     async def health(self, params: NoParams) -> Health:
         """Version, paths, the `sf` in use and every settings problem, for the app's diagnostics page."""
@@ -74,9 +90,7 @@ class SystemHandlers:
             version=__version__,
             protocol_version=PROTOCOL_VERSION,
             home=str(self._home),
-            database=DatabaseInfo(
-                path=str(self._db.path), schema_version=await self._db.schema_version(), error=self._db.check_file()
-            ),
+            database=self._database_info(await self._db.schema_version()),
             sf=sf,
             settings=SettingsInfo(
                 path=str(self._settings.path),

@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import aiosqlite
 import anyio
 
-from sidecar.db import Database
+from sidecar.storage.connection import Connection
+from sidecar.storage.database import Database
 from sidecar.errors import SidecarError
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
@@ -148,7 +148,7 @@ class QueueDispatcher:
         self.wake()
         return True
 
-    async def _end_waiting(self, conn: aiosqlite.Connection, run_id: str, state: RunState, sentence: str) -> None:
+    async def _end_waiting(self, conn: Connection, run_id: str, state: RunState, sentence: str) -> None:
         try:
             await store.finish(conn, run_id, state, ended_at=self._clock(), errors=[sentence])
         except RunStateConflict as exc:  # its queue row still goes: a queue entry without a waiting run is no use

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import anyio
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import RunStateConflict, status_of
 from sidecar.provisioning.models import RunRecord, RunState

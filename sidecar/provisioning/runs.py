@@ -15,7 +15,7 @@ from typing import Protocol
 
 import anyio
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
 from sidecar.pool.models import ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store

@@ -11,7 +11,6 @@ handlers turn it into notifications.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
 from sidecar.errors import AccessDenied, AlreadyExists, InvalidParams, SidecarError
 from sidecar.events import Listeners
 from sidecar.pool.models import ChangeReason
@@ -193,8 +193,10 @@ class ProvisioningService:
                         owner=self.owner,
                         started_at=self._clock(),
                     )
-        except sqlite3.IntegrityError:
+        except Exception as exc:
             self._runs.forget(run)
+            if not is_integrity_error(exc):
+                raise
             raise AlreadyExists(
                 f"agent {config.agent_id!r} is already provisioning (another sidecar on this database?)",
                 agentId=config.agent_id,

@@ -2,9 +2,9 @@
 
 Every function takes the connection of the caller's transaction (or the reader), so the service decides what is
 atomic. A run's state changes only through the lifecycle verbs (`start`, `progress`, `park`, `resume`,
-`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row
-ever holds a frontdoor URL: it is a credential. The SQL means the same
-on PostgreSQL; only the `?` placeholders are SQLite's. Whatever another sidecar on the same database may change
+`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. One SQL text runs on both
+engines through the `Connection` of sidecar/storage (instants go in as aware datetimes and come back through
+`instant`, whichever form the engine stores). Whatever another sidecar on the same database may change
 between a read and a write is re-checked in the write's WHERE clause, never assumed.
 """
 
@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from sidecar.db import fetch_all, fetch_one
 from sidecar.provisioning import lifecycle
 from sidecar.provisioning.lifecycle import RunStateConflict, RunVerb
 from sidecar.provisioning.models import QueueEntry, QueueReason, RunRecord, RunState, StepReport
 from sidecar.provisioning.owner import Owner
-from sidecar.timeutil import from_db, to_db
+from sidecar.storage.connection import Connection, Row
+from sidecar.storage.rows import instant
 
 QUEUE_COLUMNS = (
     "seq, agent_id, run_id, org_alias, branch_name, worktree_path, reason, attempts, retry_at, last_error, queued_at"
@@ -74,12 +72,12 @@ class LiveRun:
     heartbeat_at: datetime | None
 
 
-def _request(row: aiosqlite.Row) -> dict[str, str]:
+def _request(row: Row) -> dict[str, str]:
     return {name: row[name] for name in REQUEST_COLUMNS}
 
 
-def _queued(row: aiosqlite.Row) -> QueuedRow:
-    queued_at = from_db(row["queued_at"])
+def _queued(row: Row) -> QueuedRow:
+    queued_at = instant(row["queued_at"])
     assert queued_at is not None
     return QueuedRow(
         seq=int(row["seq"]),
@@ -87,13 +85,13 @@ def _queued(row: aiosqlite.Row) -> QueuedRow:
         **_request(row),
         reason=QueueReason(row["reason"]),
         attempts=int(row["attempts"]),
-        retry_at=from_db(row["retry_at"]),
+        retry_at=instant(row["retry_at"]),
         last_error=row["last_error"],
         queued_at=queued_at,
     )
 
 
-def _run(row: aiosqlite.Row) -> RunRecord:
+def _run(row: Row) -> RunRecord:
     return RunRecord(
         run_id=row["id"],
         **_request(row),
@@ -103,32 +101,30 @@ def _run(row: aiosqlite.Row) -> RunRecord:
         errors=json.loads(row["errors"]),
         warnings=json.loads(row["warnings"]),
         steps=[StepReport.model_validate(s) for s in json.loads(row["steps"])],
-        started_at=from_db(row["started_at"]),
-        ended_at=from_db(row["ended_at"]),
+        started_at=instant(row["started_at"]),
+        ended_at=instant(row["ended_at"]),
     )
 
 
 # -- queue ------------------------------------------------------------------------------------------------------
 
 
-async def queue(conn: aiosqlite.Connection) -> list[QueuedRow]:
-    rows = await fetch_all(conn, f"SELECT {QUEUE_COLUMNS} FROM provision_queue ORDER BY seq")
+async def queue(conn: Connection) -> list[QueuedRow]:
+    rows = await conn.fetch_all(f"SELECT {QUEUE_COLUMNS} FROM provision_queue ORDER BY seq")
     return [_queued(r) for r in rows]
 
 
-async def queued(conn: aiosqlite.Connection, agent_id: str) -> QueuedRow | None:
-    row = await fetch_one(conn, f"SELECT {QUEUE_COLUMNS} FROM provision_queue WHERE agent_id = ?", (agent_id,))
+async def queued(conn: Connection, agent_id: str) -> QueuedRow | None:
+    row = await conn.fetch_one(f"SELECT {QUEUE_COLUMNS} FROM provision_queue WHERE agent_id = ?", (agent_id,))
     return _queued(row) if row else None
 
 
-async def queue_length(conn: aiosqlite.Connection) -> int:
-    row = await fetch_one(conn, "SELECT COUNT(*) FROM provision_queue")
-    assert row is not None
-    return int(row[0])
+async def queue_length(conn: Connection) -> int:
+    return int(await conn.fetch_val("SELECT COUNT(*) FROM provision_queue"))
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     agent_id: str,
     run_id: str,
@@ -144,14 +140,12 @@ async def enqueue(
 ) -> QueuedRow:
     """Append at the tail, or put back at `seq` (a head whose creation hit the Dev Hub limit keeps its place)."""
     if seq is None:
-        row = await fetch_one(
-            conn, "UPDATE provision_counters SET value = value + 1 WHERE name = 'queue_seq' RETURNING value"
+        seq = int(
+            await conn.fetch_val(
+                "UPDATE provision_counters SET value = value + 1 WHERE name = 'queue_seq' RETURNING value"
+            )
         )
-        assert row is not None
-        seq = int(row[0])
-    row = await fetch_one(
-        conn,
-        f"INSERT INTO provision_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    row = await conn.fetch_one(f"INSERT INTO provision_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {QUEUE_COLUMNS}",
         (
             seq,
@@ -162,26 +156,23 @@ async def enqueue(
             worktree_path,
             reason.value,
             attempts,
-            to_db(retry_at) if retry_at else None,
+            retry_at,
             last_error,
-            to_db(queued_at),
+            queued_at,
         ),
     )
     assert row is not None
     return _queued(row)
 
 
-async def dequeue(conn: aiosqlite.Connection, agent_id: str) -> QueuedRow | None:
+async def dequeue(conn: Connection, agent_id: str) -> QueuedRow | None:
     """Take the agent out of the queue; None when it was not in it (someone else took it first)."""
-    row = await fetch_one(
-        conn, f"DELETE FROM provision_queue WHERE agent_id = ? RETURNING {QUEUE_COLUMNS}", (agent_id,)
-    )
+    row = await conn.fetch_one(f"DELETE FROM provision_queue WHERE agent_id = ? RETURNING {QUEUE_COLUMNS}", (agent_id,))
     return _queued(row) if row else None
 
 
-async def next_retry_at(conn: aiosqlite.Connection) -> datetime | None:
-    row = await fetch_one(conn, "SELECT MIN(retry_at) FROM provision_queue WHERE retry_at IS NOT NULL")
-    return from_db(row[0]) if row and row[0] else None
+async def next_retry_at(conn: Connection) -> datetime | None:
+    return instant(await conn.fetch_val("SELECT MIN(retry_at) FROM provision_queue WHERE retry_at IS NOT NULL"))
 
 
 # -- runs -------------------------------------------------------------------------------------------------------
@@ -206,7 +197,7 @@ def _json_steps(steps: list[StepReport]) -> str:
 
 
 async def _transition(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     run_id: str,
     verb: RunVerb,
     target: RunState,
@@ -220,18 +211,16 @@ async def _transition(
     columns = {"state": target.value, **sets}
     assignments = ", ".join(f"{name} = ?" for name in columns)
     marks = ", ".join("?" for _ in expected)
-    row = await fetch_one(
-        conn,
-        f"UPDATE provision_runs SET {assignments} WHERE id = ? AND state IN ({marks}){where} RETURNING id",
+    row = await conn.fetch_one(f"UPDATE provision_runs SET {assignments} WHERE id = ? AND state IN ({marks}){where} RETURNING id",
         (*columns.values(), run_id, *(s.value for s in expected), *where_params),
     )
     if row is None:
-        found = await fetch_one(conn, "SELECT state FROM provision_runs WHERE id = ?", (run_id,))
-        raise RunStateConflict(run_id, verb, expected, RunState(found[0]) if found else None)
+        found = await conn.fetch_one("SELECT state FROM provision_runs WHERE id = ?", (run_id,))
+        raise RunStateConflict(run_id, verb, expected, RunState(found["state"]) if found else None)
 
 
 async def start(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     run_id: str,
     agent_id: str,
@@ -243,10 +232,10 @@ async def start(
 ) -> None:
     """A new run, `running`, owned by this sidecar. RunStateConflict when the id exists; IntegrityError when the
     agent already has a live run (the database's one-live-run index decides, whatever sidecar wrote it)."""
-    cursor = await conn.execute(
+    inserted = await conn.fetch_one(
         f"INSERT INTO provision_runs ({RUN_COLUMNS}, {OWNER_COLUMNS})"
         " SELECT ?, ?, ?, ?, ?, NULL, ?, NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?"
-        " WHERE NOT EXISTS (SELECT 1 FROM provision_runs WHERE id = ?)",
+        " WHERE NOT EXISTS (SELECT 1 FROM provision_runs WHERE id = ?) RETURNING id",
         (
             run_id,
             agent_id,
@@ -254,25 +243,25 @@ async def start(
             branch_name,
             worktree_path,
             RunState.RUNNING.value,
-            to_db(started_at),
+            started_at,
             owner.host,
             owner.pid,
             owner.token,
-            to_db(started_at),
+            started_at,
             run_id,
         ),
     )
-    if cursor.rowcount != 1:
-        found = await fetch_one(conn, "SELECT state FROM provision_runs WHERE id = ?", (run_id,))
-        raise RunStateConflict(run_id, RunVerb.START, (), RunState(found[0]) if found else None)
+    if inserted is None:
+        found = await conn.fetch_one("SELECT state FROM provision_runs WHERE id = ?", (run_id,))
+        raise RunStateConflict(run_id, RunVerb.START, (), RunState(found["state"]) if found else None)
 
 
-async def progress(conn: aiosqlite.Connection, run_id: str, *, step: str, org_id: str | None) -> None:
+async def progress(conn: Connection, run_id: str, *, step: str, org_id: str | None) -> None:
     """A running run reached `step` (with the org it got, once it has one)."""
     await _transition(conn, run_id, RunVerb.PROGRESS, RunState.RUNNING, {"step": step, "org_id": org_id})
 
 
-async def park(conn: aiosqlite.Connection, run_id: str, *, warnings: list[str], steps: list[StepReport]) -> None:
+async def park(conn: Connection, run_id: str, *, warnings: list[str], steps: list[StepReport]) -> None:
     """A running run waits in the queue (its queue row is written in the same transaction by `enqueue`)."""
     await _transition(
         conn,
@@ -283,7 +272,7 @@ async def park(conn: aiosqlite.Connection, run_id: str, *, warnings: list[str], 
     )
 
 
-async def resume(conn: aiosqlite.Connection, run_id: str, owner: Owner, now: datetime) -> None:
+async def resume(conn: Connection, run_id: str, owner: Owner, now: datetime) -> None:
     """Make a run that leaves the queue this sidecar's, in the transaction that dequeues it: between the two no
     other sidecar may see a `queued` run that is nowhere in the queue, and take it for abandoned."""
     await _transition(
@@ -291,12 +280,12 @@ async def resume(conn: aiosqlite.Connection, run_id: str, owner: Owner, now: dat
         run_id,
         RunVerb.RESUME,
         RunState.RUNNING,
-        {"owner_host": owner.host, "owner_pid": owner.pid, "owner_token": owner.token, "heartbeat_at": to_db(now)},
+        {"owner_host": owner.host, "owner_pid": owner.pid, "owner_token": owner.token, "heartbeat_at": now},
     )
 
 
 async def finish(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     run_id: str,
     state: RunState,
     *,
@@ -305,7 +294,7 @@ async def finish(
     report: RunReport | None = None,
 ) -> None:
     """End a run `succeeded`, `failed` or `cancelled`; without `report` the warnings and steps it had stay."""
-    sets: dict[str, Any] = {"ended_at": to_db(ended_at), "errors": _json_list(errors)}
+    sets: dict[str, Any] = {"ended_at": ended_at, "errors": _json_list(errors)}
     if report is not None:
         sets |= {
             "warnings": _json_list(report.warnings),
@@ -316,7 +305,7 @@ async def finish(
     await _transition(conn, run_id, RunVerb.FINISH, state, sets)
 
 
-async def beat(conn: aiosqlite.Connection, owner: Owner, run_ids: list[str], now: datetime) -> None:
+async def beat(conn: Connection, owner: Owner, run_ids: list[str], now: datetime) -> None:
     """Refresh the heartbeat of this sidecar's live runs (never of a run another sidecar has taken over)."""
     if not run_ids:
         return
@@ -324,15 +313,13 @@ async def beat(conn: aiosqlite.Connection, owner: Owner, run_ids: list[str], now
     await conn.execute(
         "UPDATE provision_runs SET heartbeat_at = ? WHERE owner_token = ? AND state IN ('running', 'queued')"
         f" AND id IN ({marks})",
-        (to_db(now), owner.token, *run_ids),
+        (now, owner.token, *run_ids),
     )
 
 
-async def live_runs(conn: aiosqlite.Connection) -> list[LiveRun]:
+async def live_runs(conn: Connection) -> list[LiveRun]:
     """Runs a sidecar may be working on: `running`, or `queued` but no longer in the queue."""
-    rows = await fetch_all(
-        conn,
-        f"SELECT {RUN_COLUMNS}, {OWNER_COLUMNS} FROM provision_runs r WHERE r.state = 'running'"
+    rows = await conn.fetch_all(f"SELECT {RUN_COLUMNS}, {OWNER_COLUMNS} FROM provision_runs r WHERE r.state = 'running'"
         " OR (r.state = 'queued' AND NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = r.id))"
         " ORDER BY started_at",
     )
@@ -340,13 +327,13 @@ async def live_runs(conn: aiosqlite.Connection) -> list[LiveRun]:
         LiveRun(
             record=_run(r),
             owner=Owner(r["owner_host"], int(r["owner_pid"]), r["owner_token"]) if r["owner_token"] else None,
-            heartbeat_at=from_db(r["heartbeat_at"]),
+            heartbeat_at=instant(r["heartbeat_at"]),
         )
         for r in rows
     ]
 
 
-async def interrupt(conn: aiosqlite.Connection, live: LiveRun, sentence: str, now: datetime) -> None:
+async def interrupt(conn: Connection, live: LiveRun, sentence: str, now: datetime) -> None:
     """Mark a run interrupted if it is still as `live` saw it (same state, owner and heartbeat, and not back in the
     queue); RunStateConflict when its owner beat meanwhile or another sidecar got there first."""
     await _transition(
@@ -354,13 +341,13 @@ async def interrupt(conn: aiosqlite.Connection, live: LiveRun, sentence: str, no
         live.record.run_id,
         RunVerb.INTERRUPT,
         RunState.INTERRUPTED,
-        {"ended_at": to_db(now), "errors": _json_list([*live.record.errors, sentence])},
-        " AND state = ? AND COALESCE(owner_token, '') = ? AND COALESCE(heartbeat_at, '') = ?"
+        {"ended_at": now, "errors": _json_list([*live.record.errors, sentence])},
+        " AND state = ? AND owner_token IS NOT DISTINCT FROM ? AND heartbeat_at IS NOT DISTINCT FROM ?"
         " AND (state = 'running' OR NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = provision_runs.id))",
         (
             live.record.state.value,
-            live.owner.token if live.owner else "",
-            to_db(live.heartbeat_at) if live.heartbeat_at else "",
+            live.owner.token if live.owner else None,
+            live.heartbeat_at,
         ),
     )
 
@@ -368,33 +355,31 @@ async def interrupt(conn: aiosqlite.Connection, live: LiveRun, sentence: str, no
 # -- the process groups of a run's commands -------------------------------------------------------------------
 
 
-async def add_child(conn: aiosqlite.Connection, run_id: str, pgid: int, now: datetime) -> None:
+async def add_child(conn: Connection, run_id: str, pgid: int, now: datetime) -> None:
     await conn.execute(
-        "INSERT INTO provision_run_children (run_id, pgid, started_at) VALUES (?, ?, ?)", (run_id, pgid, to_db(now))
+        "INSERT INTO provision_run_children (run_id, pgid, started_at) VALUES (?, ?, ?)", (run_id, pgid, now)
     )
 
 
-async def remove_child(conn: aiosqlite.Connection, run_id: str, pgid: int) -> None:
+async def remove_child(conn: Connection, run_id: str, pgid: int) -> None:
     await conn.execute("DELETE FROM provision_run_children WHERE run_id = ? AND pgid = ?", (run_id, pgid))
 
 
-async def take_children(conn: aiosqlite.Connection, run_id: str) -> list[int]:
+async def take_children(conn: Connection, run_id: str) -> list[int]:
     """Forget the process groups recorded for a run, returning them (to stop them)."""
-    rows = await fetch_all(conn, "DELETE FROM provision_run_children WHERE run_id = ? RETURNING pgid", (run_id,))
+    rows = await conn.fetch_all("DELETE FROM provision_run_children WHERE run_id = ? RETURNING pgid", (run_id,))
     return sorted(int(r["pgid"]) for r in rows)
 
 
-async def get_run(conn: aiosqlite.Connection, run_id: str) -> RunRecord | None:
-    row = await fetch_one(conn, f"SELECT {RUN_COLUMNS} FROM provision_runs WHERE id = ?", (run_id,))
+async def get_run(conn: Connection, run_id: str) -> RunRecord | None:
+    row = await conn.fetch_one(f"SELECT {RUN_COLUMNS} FROM provision_runs WHERE id = ?", (run_id,))
     return _run(row) if row else None
 
 
-async def latest_runs(conn: aiosqlite.Connection, agent_id: str | None = None) -> list[RunRecord]:
+async def latest_runs(conn: Connection, agent_id: str | None = None) -> list[RunRecord]:
     """The most recent run of each agent (or of one agent), newest first."""
     where, params = ("WHERE agent_id = ?", (agent_id,)) if agent_id else ("", ())
-    rows = await fetch_all(
-        conn,
-        f"SELECT {RUN_COLUMNS} FROM provision_runs r {where}"
+    rows = await conn.fetch_all(f"SELECT {RUN_COLUMNS} FROM provision_runs r {where}"
         f"{' AND' if where else ' WHERE'} started_at = (SELECT MAX(started_at) FROM provision_runs x"
         " WHERE x.agent_id = r.agent_id) ORDER BY started_at DESC",
         params,
@@ -402,11 +387,11 @@ async def latest_runs(conn: aiosqlite.Connection, agent_id: str | None = None) -
     return [_run(r) for r in rows]
 
 
-async def prune_runs(conn: aiosqlite.Connection, before: datetime) -> None:
+async def prune_runs(conn: Connection, before: datetime) -> None:
     """Drop old history, and process groups still recorded for runs that ended (their end was never written)."""
     await conn.execute(
         "DELETE FROM provision_runs WHERE ended_at IS NOT NULL AND ended_at < ? AND state NOT IN ('running', 'queued')",
-        (to_db(before),),
+        (before,),
     )
     await conn.execute(
         "DELETE FROM provision_run_children WHERE run_id IN"

@@ -45,6 +45,10 @@ class Database(Protocol):
 
     def describe(self) -> str: ...
 
+    def check_file(self) -> str | None:
+        """Why the database can no longer be trusted with writes (the SQLite file deleted or replaced), or None."""
+        ...
+
 
 class SqliteDatabase:
     """The embedded default: one file, as before; the store idiom over sidecar/db.py's connections."""
@@ -88,6 +92,9 @@ class SqliteDatabase:
 
     def describe(self) -> str:
         return str(self.path)
+
+    def check_file(self) -> str | None:
+        return self.file.check_file()
 
 
 def postgres_migrations() -> list[tuple[int, str, str]]:
@@ -202,6 +209,9 @@ class PostgresDatabase:
 
     def describe(self) -> str:
         return self.target.masked()
+
+    def check_file(self) -> str | None:
+        return None  # a server, not a file: a lost connection is reported as DATABASE_UNAVAILABLE instead
 
 
 def open_target(target: DatabaseTarget) -> SqliteDatabase | PostgresDatabase:

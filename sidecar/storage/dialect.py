@@ -69,6 +69,11 @@ class Dialect:
         """A table's name as this engine spells it (for the few statements built from a table name)."""
         return self.sql(name)
 
+    def for_update_of(self, *aliases: str) -> str:
+        """`FOR UPDATE OF <aliases>` on PostgreSQL (lock these rows of a join, not every joined row); nothing on
+        SQLite, whose write transaction already holds the one lock."""
+        return f"{self.for_update} OF {', '.join(aliases)}" if self.for_update else ""
+
     def params(self, values: Sequence[Any]) -> tuple[Any, ...]:
         if self.engine is Engine.SQLITE:
             return tuple(to_db(v) if isinstance(v, datetime) else v for v in values)

@@ -3,12 +3,12 @@ ladder; atomicity under a late failure; returning sign-in; slug conflicts; the s
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import anyio
 import pytest
 
+from sidecar.storage.url import DatabaseTarget, Engine
 from sidecar.governance.models import SignedIn, SignedOut
 from sidecar.governance.service import GovernanceService
 from sidecar.governance.signin import slug_base
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.anyio
 STAMP = "2026-11-22T12:00:00.000000Z"
 
 
-async def test_first_sign_in_with_the_default_ladder_creates_every_row(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_first_sign_in_with_the_default_ladder_creates_every_row(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         session = await service.sign_in(claims(roles=["developer"]))
         ids = await catalog_ids(db)
@@ -127,8 +127,8 @@ async def test_first_sign_in_with_the_default_ladder_creates_every_row(tmp_path:
         )
 
 
-async def test_first_sign_in_without_a_default_ladder_creates_the_structures_and_no_plan(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_first_sign_in_without_a_default_ladder_creates_the_structures_and_no_plan(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db, NO_DEFAULT_LADDER)
         await service.sign_in(claims())
         for table in STRUCTURE_TABLES:
@@ -164,7 +164,7 @@ class Injected(Exception):
 
 @pytest.mark.parametrize("failing_step", LATE_STEPS)
 async def test_a_failure_at_any_step_of_first_sign_in_leaves_every_table_unchanged(
-    tmp_path: Path, failing_step: str
+    database_target: DatabaseTarget, failing_step: str
 ) -> None:
     seen: list[str] = []
 
@@ -173,7 +173,7 @@ async def test_a_failure_at_any_step_of_first_sign_in_leaves_every_table_unchang
         if name == failing_step:
             raise Injected(name)
 
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         service = await make_service(db, step=step)
         before = await snapshot(db)
         with pytest.raises(Injected):
@@ -185,24 +185,34 @@ async def test_a_failure_at_any_step_of_first_sign_in_leaves_every_table_unchang
         assert (await (await make_service(db)).sign_in(claims())).first_login is True
 
 
-async def test_a_database_failure_at_the_entitlements_rolls_back_first_sign_in(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_a_database_failure_at_the_entitlements_rolls_back_first_sign_in(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         async with db.transaction() as conn:
-            await conn.execute(
-                "CREATE TRIGGER refuse_entitlements BEFORE INSERT ON pool_entitlements"
-                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-            )
+            if db.engine is Engine.SQLITE:
+                await conn.execute(
+                    "CREATE TRIGGER refuse_entitlements BEFORE INSERT ON pool_entitlements"
+                    " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+                )
+            else:
+                await conn.execute(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+                    " AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                )
+                await conn.execute(
+                    "CREATE TRIGGER refuse_entitlements BEFORE INSERT ON pool_entitlements"
+                    " FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
         before = await snapshot(db)
-        with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        with pytest.raises(Exception, match="injected failure"):
             await service.sign_in(claims())
         assert await snapshot(db) == before
         for table in STRUCTURE_TABLES + PLAN_TABLES:
             assert await count(db, table) == 0, table
 
 
-async def test_returning_sign_in_creates_nothing_and_loads_the_session(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_returning_sign_in_creates_nothing_and_loads_the_session(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         first = await service.sign_in(claims())
         await service.sign_out()
@@ -219,8 +229,8 @@ async def test_returning_sign_in_creates_nothing_and_loads_the_session(tmp_path:
         assert (again.email, again.name) == ("carlos@new-domain.example", "Carlos G.")
 
 
-async def test_same_email_under_another_subject_is_another_person(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_same_email_under_another_subject_is_another_person(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         a = await service.sign_in(claims(sub="sub-a"))
         b = await service.sign_in(claims(sub="sub-b"))
@@ -229,8 +239,8 @@ async def test_same_email_under_another_subject_is_another_person(tmp_path: Path
         assert await count(db, "users") == 3
 
 
-async def test_slug_conflict_takes_the_next_free_suffix(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_slug_conflict_takes_the_next_free_suffix(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         await service.sign_in(claims(sub="first", username="cgalo"))
         await service.sign_in(claims(sub="second", username="CGalo"))
@@ -268,8 +278,8 @@ def test_slug_is_the_username_lower_cased_and_cleaned(
     assert slug_base(claims(sub=sub, username=username, email=email)) == expected
 
 
-async def test_session_after_first_and_returning_sign_in(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_session_after_first_and_returning_sign_in(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         assert service.session() == SignedOut()
         first = await service.sign_in(claims(roles=["operator"]), id_token="header.payload.signature")
@@ -286,9 +296,9 @@ async def test_session_after_first_and_returning_sign_in(tmp_path: Path) -> None
         )
 
 
-async def test_the_id_token_stays_in_memory_only(tmp_path: Path) -> None:
+async def test_the_id_token_stays_in_memory_only(database_target: DatabaseTarget, tmp_path: Path) -> None:
     token = "eyJhbGciOi.TOKEN-MUST-NOT-PERSIST.sig"
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         await service.sign_in(claims(), id_token=token)
         assert token not in repr(service._session)
@@ -297,8 +307,8 @@ async def test_the_id_token_stays_in_memory_only(tmp_path: Path) -> None:
         assert token.encode() not in file.read_bytes(), f"the ID token reached {file.name}"
 
 
-async def test_concurrent_first_sign_ins_in_one_process_create_one_user(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_concurrent_first_sign_ins_in_one_process_create_one_user(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         sessions: list[SignedIn] = []
 
@@ -319,9 +329,9 @@ async def test_concurrent_first_sign_ins_in_one_process_create_one_user(tmp_path
             assert await count(db, table) == 1, table
 
 
-async def test_concurrent_first_sign_ins_through_two_connections_create_one_user(tmp_path: Path) -> None:
+async def test_concurrent_first_sign_ins_through_two_connections_create_one_user(database_target: DatabaseTarget) -> None:
     """Two `Database` objects on one file: two writers, as two sidecar processes would be."""
-    path = tmp_path / "sidecar.db"
+    path = database_target
     sessions: list[SignedIn] = []
     async with open_db(path) as db_a, open_db(path) as db_b:
         services: list[GovernanceService] = [await make_service(db_a), await make_service(db_b)]

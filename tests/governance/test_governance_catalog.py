@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sidecar.storage.url import DatabaseTarget
 from sidecar.governance import store
 from sidecar.governance.catalog import DEFAULT_SECTION, Catalog, Product, parse_catalog
 from sidecar.pool.service import PoolLimits
@@ -158,8 +159,8 @@ def test_bad_values_are_reported_by_key_and_dropped_with_their_dependants(
     assert check(catalog), catalog
 
 
-async def test_sync_writes_the_catalog_into_the_tables(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_sync_writes_the_catalog_into_the_tables(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         await make_service(db)
         products = {r["key"]: r for r in await rows(db, "billing_products")}
         assert {k: (p["name"], p["is_active"]) for k, p in products.items()} == {
@@ -176,8 +177,8 @@ async def test_sync_writes_the_catalog_into_the_tables(tmp_path: Path) -> None:
         assert (org_type["key"], org_type["default_plan_ladder_id"]) == ("personal", ladder["id"])
 
 
-async def test_sync_is_idempotent(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_sync_is_idempotent(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db, clock=Clock())
         await service.sign_in(claims())
         before = await snapshot(db)
@@ -185,8 +186,8 @@ async def test_sync_is_idempotent(tmp_path: Path) -> None:
         assert await snapshot(db) == before
 
 
-async def test_a_catalog_change_is_synced_and_reaches_the_pools_on_that_tier(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_a_catalog_change_is_synced_and_reaches_the_pools_on_that_tier(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service = await make_service(db)
         await service.sign_in(claims())
         (pool,) = await rows(db, "resource_pools")
@@ -207,11 +208,11 @@ async def test_a_catalog_change_is_synced_and_reaches_the_pools_on_that_tier(tmp
         assert service.narrow(PoolLimits(max_orgs=10)).max_orgs == 2
 
 
-async def test_settings_file_changes_reach_the_service_through_the_settings_store(tmp_path: Path) -> None:
+async def test_settings_file_changes_reach_the_service_through_the_settings_store(database_target: DatabaseTarget, tmp_path: Path) -> None:
     settings_path = tmp_path / "settings.json"
     settings_path.write_text(json.dumps({"orgPool": {"maxOrgs": 8}}), encoding="utf-8")
     settings = SettingsStore(settings_path)
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         service = await make_service(db, settings.current.raw)
         settings.subscribe(service.on_settings_changed)
         no_plan = {"orgTypes": {"personal": {"defaultPlanLadder": None}}}

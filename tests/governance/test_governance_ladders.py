@@ -3,12 +3,17 @@ idempotent no-op, the caller's rollback, and the pool lock taken before any gran
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from sidecar.storage.url import DatabaseTarget
+from sidecar.timeutil import to_db
 from sidecar.errors import NotFound
 from sidecar.governance import ladders, store
 from sidecar.governance.ladders import reapply_defaults_for_pool
@@ -28,7 +33,8 @@ from tests.support.governance import (
 
 pytestmark = pytest.mark.anyio
 
-LATER = "2026-11-23T08:00:00.000000Z"
+LATER_AT = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+LATER = to_db(LATER_AT)  # as rows() reads it back
 PUBLIC = {"scratchOrgs.maxActive": 4, "scratchOrgs.maxDurationDays": 7}
 TEAM = {"scratchOrgs.maxActive": 10, "scratchOrgs.maxDurationDays": 30}
 
@@ -42,7 +48,7 @@ async def signed_in_pool(db: Database, settings: dict[str, Any] | None = None) -
 
 async def reapply(db: Database, pool_id: str) -> ReapplyOutcome:
     async with db.transaction() as conn:
-        return await reapply_defaults_for_pool(conn, pool_id, now=LATER)
+        return await reapply_defaults_for_pool(conn, pool_id, now=LATER_AT)
 
 
 async def transitions(db: Database) -> list[tuple[str, int | None, int | None]]:
@@ -50,8 +56,8 @@ async def transitions(db: Database) -> list[tuple[str, int | None, int | None]]:
     return [(t["transition_type"], t["from_rank"], t["to_rank"]) for t in found]
 
 
-async def test_initiate_puts_a_pool_off_the_ladder_at_rank_zero(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_initiate_puts_a_pool_off_the_ladder_at_rank_zero(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service, pool_id = await signed_in_pool(db, NO_DEFAULT_LADDER)
         await service.load_catalog({})  # the personal type gets the `core` ladder
         outcome = await reapply(db, pool_id)
@@ -85,8 +91,8 @@ async def test_initiate_puts_a_pool_off_the_ladder_at_rank_zero(tmp_path: Path) 
         assert await store.pool_entitlements(db.reader, pool_id) == PUBLIC
 
 
-async def test_downgrade_brings_a_pool_from_a_higher_rank_back_to_rank_zero(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_downgrade_brings_a_pool_from_a_higher_rank_back_to_rank_zero(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         _, pool_id = await signed_in_pool(db)
         await move_to_rank(db, pool_id, 1)
         assert await store.pool_entitlements(db.reader, pool_id) == TEAM
@@ -108,8 +114,8 @@ async def test_downgrade_brings_a_pool_from_a_higher_rank_back_to_rank_zero(tmp_
         assert await store.pool_entitlements(db.reader, pool_id) == PUBLIC
 
 
-async def test_end_without_a_default_ladder_records_one_end_and_creates_nothing_else(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_end_without_a_default_ladder_records_one_end_and_creates_nothing_else(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service, pool_id = await signed_in_pool(db)
         await service.load_catalog(NO_DEFAULT_LADDER)
         counts = {t: await count(db, t) for t in ("grants", "pool_provisions")}
@@ -136,8 +142,8 @@ async def test_end_without_a_default_ladder_records_one_end_and_creates_nothing_
         assert await snapshot(db) == before
 
 
-async def test_end_on_a_pool_that_never_had_a_plan(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_end_on_a_pool_that_never_had_a_plan(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         _, pool_id = await signed_in_pool(db, NO_DEFAULT_LADDER)
         outcome = await reapply(db, pool_id)
         assert outcome.transition is TransitionType.END
@@ -146,8 +152,8 @@ async def test_end_on_a_pool_that_never_had_a_plan(tmp_path: Path) -> None:
             assert await count(db, table) == 0, table
 
 
-async def test_reapply_on_a_pool_already_on_its_default_plan_writes_nothing(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_reapply_on_a_pool_already_on_its_default_plan_writes_nothing(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         _, pool_id = await signed_in_pool(db)
         (provision,) = await rows(db, "pool_provisions")
         before = await snapshot(db)
@@ -164,8 +170,8 @@ async def test_reapply_on_a_pool_already_on_its_default_plan_writes_nothing(tmp_
         assert await snapshot(db) == before
 
 
-async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_transition(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_transition(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         service, pool_id = await signed_in_pool(db)
         await service.load_catalog({"governance": {"ladders": {"core": ["team-tier"]}}})
         outcome = await reapply(db, pool_id)
@@ -175,11 +181,11 @@ async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_tra
 
 
 @pytest.mark.parametrize("scenario", ["initiate", "downgrade", "end"])
-async def test_the_callers_rollback_undoes_everything_reapply_wrote(tmp_path: Path, scenario: str) -> None:
+async def test_the_callers_rollback_undoes_everything_reapply_wrote(database_target: DatabaseTarget, scenario: str) -> None:
     class CallerFailed(Exception):
         pass
 
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         settings = NO_DEFAULT_LADDER if scenario == "initiate" else None
         service, pool_id = await signed_in_pool(db, settings)
         if scenario == "initiate":
@@ -191,20 +197,20 @@ async def test_the_callers_rollback_undoes_everything_reapply_wrote(tmp_path: Pa
         before = await snapshot(db)
         with pytest.raises(CallerFailed):
             async with db.transaction() as conn:
-                outcome = await reapply_defaults_for_pool(conn, pool_id, now=LATER)
+                outcome = await reapply_defaults_for_pool(conn, pool_id, now=LATER_AT)
                 assert outcome.changed and outcome.transition == TransitionType(scenario)
                 raise CallerFailed
         assert await snapshot(db) == before
 
 
-async def test_reapply_for_an_unknown_pool_is_not_found(tmp_path: Path) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def test_reapply_for_an_unknown_pool_is_not_found(database_target: DatabaseTarget) -> None:
+    async with open_db(database_target) as db:
         await make_service(db)
         with pytest.raises(NotFound):
             await reapply(db, "rpl_missing")
 
 
-async def test_every_grant_locks_the_pool_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_grant_locks_the_pool_before_writing(database_target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     real_lock, real_grant = store.lock_pool, store.insert_grant
 
@@ -218,7 +224,7 @@ async def test_every_grant_locks_the_pool_before_writing(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(store, "lock_pool", lock_pool)
     monkeypatch.setattr(store, "insert_grant", insert_grant)
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         _, pool_id = await signed_in_pool(db)
         (org,) = await rows(db, "organizations")
         assert calls == [f"lock {pool_id}", f"grant {org['id']}"]
@@ -229,17 +235,15 @@ async def test_every_grant_locks_the_pool_before_writing(tmp_path: Path, monkeyp
         assert calls.count(f"grant {org['id']}") == 1
 
 
-async def test_the_database_refuses_a_second_active_provision_on_one_pool(tmp_path: Path) -> None:
+async def test_the_database_refuses_a_second_active_provision_on_one_pool(database_target: DatabaseTarget) -> None:
     """The guard behind the lock: even a caller that skips it cannot give a pool two active plans."""
-    import sqlite3
-
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         _, pool_id = await signed_in_pool(db)
         (grant,) = await rows(db, "grants")
         second_grant = ladders.new_id("grt")
-        with pytest.raises(sqlite3.IntegrityError, match=r"pool_provisions\.pool_id"):
+        with pytest.raises(Exception) as refused:
             async with db.transaction() as conn:
-                await store.insert_grant(conn, {**grant, "id": second_grant})
+                await store.insert_grant(conn, {**grant, "id": second_grant, "created_at": LATER_AT})
                 await store.insert_provision(
                     conn,
                     {
@@ -247,7 +251,32 @@ async def test_the_database_refuses_a_second_active_provision_on_one_pool(tmp_pa
                         "pool_id": pool_id,
                         "grant_id": second_grant,
                         "status": "active",
-                        "created_at": LATER,
+                        "created_at": LATER_AT,
                     },
                 )
+        assert is_integrity_error(refused.value) and "pool_provisions" in str(refused.value)
         assert await count(db, "grants") == 1
+
+
+async def test_a_grant_waits_for_the_pool_lock_another_sidecar_holds(database_target: DatabaseTarget) -> None:
+    """Two sidecars on one database: while A holds the pool's lock (as `lock_pool` takes it before any grant), B's
+    reapply on that pool waits for A's commit. On PostgreSQL this is `FOR UPDATE OF p`; without it B would end the
+    provision and grant under A's feet."""
+    order: list[str] = []
+    async with open_db(database_target) as a, open_db(database_target) as b:
+        _, pool_id = await signed_in_pool(a)
+        await move_to_rank(a, pool_id, 1)
+
+        async def reapply_on_b() -> None:
+            await reapply(b, pool_id)
+            order.append("b reapplied")
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                async with a.transaction() as conn:
+                    assert await store.lock_pool(conn, pool_id) is not None
+                    tg.start_soon(reapply_on_b)
+                    await anyio.sleep(0.5)
+                    order.append("a commits")
+        assert order == ["a commits", "b reapplied"]
+        assert await store.pool_entitlements(a.reader, pool_id) == PUBLIC

@@ -1,17 +1,18 @@
 """Progressive disclosure, operator-only access and the effective capacity (issue 4, sections 4 to 6), at the
-service level with the real pool service on one SQLite file."""
+service level with the real pool service, on both engines."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
+from sidecar.storage.url import DatabaseTarget
 from sidecar.errors import AccessDenied, CapacityReached, NotAuthenticated
 from sidecar.governance import store
 from sidecar.governance.ladders import new_id
@@ -20,6 +21,7 @@ from sidecar.governance.service import GovernanceChangeReason, GovernanceService
 from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.storage.database import SqliteDatabase
 from tests.support.governance import (
+    NOW,
     NO_DEFAULT_LADDER,
     Clock,
     claims,
@@ -30,6 +32,10 @@ from tests.support.governance import (
 )
 
 pytestmark = pytest.mark.anyio
+
+
+def world_now() -> datetime:
+    return NOW + timedelta(hours=1)  # after the rows first sign-in made at NOW
 
 PUBLIC = {"scratchOrgs.maxActive": 4, "scratchOrgs.maxDurationDays": 7}
 
@@ -59,7 +65,7 @@ async def build(db: Database, settings: dict[str, Any] | None = None, max_orgs: 
     clock = Clock()
     settings_limits = PoolLimits(max_orgs=max_orgs, default_duration_days=days)
     world = World(db, None, None, clock, settings_limits, [])  # type: ignore[arg-type]
-    world.pool = PoolService(SqliteDatabase.over(db), NarrowedLimits(world), clock=clock)
+    world.pool = PoolService(db, NarrowedLimits(world), clock=clock)
     world.governance = await make_service(db, settings, clock=clock, pool=world.pool)
 
     async def record(reason: GovernanceChangeReason) -> None:
@@ -70,8 +76,8 @@ async def build(db: Database, settings: dict[str, Any] | None = None, max_orgs: 
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with open_db(tmp_path / "sidecar.db") as db:
+async def world(database_target: DatabaseTarget) -> AsyncIterator[World]:
+    async with open_db(database_target) as db:
         yield await build(db)
 
 
@@ -105,7 +111,7 @@ async def test_a_person_alone_sees_the_solo_view_with_their_pool(world: World) -
 async def add_workspace(db: Database, organization_id: str, name: str) -> None:
     async with db.transaction() as conn:
         await store.insert_workspace(
-            conn, {"id": new_id("wks"), "organization_id": organization_id, "name": name, "created_at": "t"}
+            conn, {"id": new_id("wks"), "organization_id": organization_id, "name": name, "created_at": world_now()}
         )
 
 
@@ -131,7 +137,7 @@ async def test_a_second_organization_turns_home_into_the_full_view(world: World)
                 "organization_id": other.organization_id,
                 "person_id": me.person_id,
                 "role": "member",
-                "created_at": "t",
+                "created_at": world_now(),
             },
         )
     home = await world.governance.home()
@@ -220,9 +226,9 @@ CAPACITY = [
 
 @pytest.mark.parametrize("name, max_orgs, plan, expected", CAPACITY, ids=[c[0] for c in CAPACITY])
 async def test_effective_capacity_is_the_smaller_of_settings_and_entitlement_while_signed_in(
-    tmp_path: Path, name: str, max_orgs: int, plan: str, expected: int
+    database_target: DatabaseTarget, name: str, max_orgs: int, plan: str, expected: int
 ) -> None:
-    async with open_db(tmp_path / "sidecar.db") as db:
+    async with open_db(database_target) as db:
         world = await build(db, NO_DEFAULT_LADDER if plan == "none" else None, max_orgs=max_orgs)
         assert (await world.pool.status()).max_orgs == max_orgs
         await world.governance.sign_in(claims())

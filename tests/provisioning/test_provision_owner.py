@@ -16,7 +16,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.db import Database
+from sidecar.storage.database import Database, open_target
+from sidecar.storage.url import DatabaseTarget
 from sidecar.devtools.client import SidecarProcess
 from sidecar.handlers.notifications import Notifications
 from sidecar.pool.service import PoolLimits, PoolService
@@ -28,6 +29,7 @@ from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
 from sidecar.storage.database import SqliteDatabase
 from sidecar.wiremodel import WireModel
+from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.provisioning import (
     config,
@@ -115,12 +117,12 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    db = Database(tmp_path / "sidecar.db")
+async def world(tmp_path: Path, target: DatabaseTarget) -> AsyncIterator[World]:
+    db = open_target(target)
     await db.open()
     try:
         now = [T0]
-        pool = PoolService(SqliteDatabase.over(db), PoolLimits(), clock=lambda: now[0])
+        pool = PoolService(db, PoolLimits(), clock=lambda: now[0])
         settings = SettingsStore(tmp_path / "settings.json")
         me = Owner(host=HERE, pid=os.getpid(), token="me")
         notes: list[tuple[str, WireModel]] = []
@@ -137,8 +139,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         await db.close()
 
 
-async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(tmp_path: Path) -> None:
-    async with world(tmp_path) as w:
+async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(tmp_path: Path, database_target: DatabaseTarget) -> None:
+    async with world(tmp_path, database_target) as w:
         peer = Owner(host="other-host", pid=4242, token="peer")
         await w.add_run("run_peer", "a1", peer)
         w.at(25)
@@ -158,8 +160,8 @@ async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(tmp_path
         assert await w.service.sweep() == [] and len(w.notes) == 1
 
 
-async def test_sweep_takes_a_dead_local_owners_run_at_once_but_not_a_live_ones(tmp_path: Path) -> None:
-    async with world(tmp_path) as w:
+async def test_sweep_takes_a_dead_local_owners_run_at_once_but_not_a_live_ones(tmp_path: Path, database_target: DatabaseTarget) -> None:
+    async with world(tmp_path, database_target) as w:
         await w.add_run("run_dead", "a1", Owner(host=HERE, pid=dead_pid(), token="dead"))
         await w.add_run("run_live", "a2", Owner(host=HERE, pid=os.getppid(), token="live"))
         w.at(1)
@@ -169,8 +171,8 @@ async def test_sweep_takes_a_dead_local_owners_run_at_once_but_not_a_live_ones(t
         assert "because the sidecar running it stopped" in w.notes[0][1].dump()["errors"][0]
 
 
-async def test_runs_without_an_owner_are_judged_only_at_start(tmp_path: Path) -> None:
-    async with world(tmp_path) as w:
+async def test_runs_without_an_owner_are_judged_only_at_start(tmp_path: Path, database_target: DatabaseTarget) -> None:
+    async with world(tmp_path, database_target) as w:
         await w.add_run("run_old", "a1", Owner(host=HERE, pid=os.getpid(), token="x"))
         async with w.db.transaction() as conn:  # as a sidecar older than migration 0004 wrote it
             await conn.execute(

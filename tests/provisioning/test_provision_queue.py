@@ -1,4 +1,6 @@
-"""The durable queue and its hand-over, cancellation, restarts, serialized creations and pre-warm, over real pipes."""
+"""The durable queue and its hand-over, cancellation, restarts, serialized creations and pre-warm, over real pipes,
+on both engines: each test runs once on the SQLite file and once with SWEATSHOP_DATABASE_URL naming a fresh
+PostgreSQL database (the sidecars it starts, restarts included, share that database)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,16 @@ import itertools
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 import pytest
 
 from sidecar.devtools.client import SidecarProcess
+from sidecar.storage.url import ENV_VAR, DatabaseTarget, Engine
 from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.postgres import database_target, postgres_server, postgres_url  # noqa: F401
 from tests.support.provisioning import (
     HUB,
     config,
@@ -26,6 +31,23 @@ from tests.support.provisioning import (
 )
 
 pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class EngineFakeSf(FakeSf):
+    """The fake `sf`, whose environment also names the database every sidecar of the test uses."""
+
+    database_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, **self.database_env}
+
+
+@pytest.fixture
+def fake_sf(fake_sf: FakeSf, database_target: DatabaseTarget) -> FakeSf:
+    on_postgres = database_target.engine is Engine.POSTGRES
+    return EngineFakeSf(fake_sf.state_path, fake_sf.log_path, {ENV_VAR: database_target.url} if on_postgres else {})
 
 
 async def test_capacity_queue_is_fifo_and_hands_over_on_release(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:

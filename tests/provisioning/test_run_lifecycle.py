@@ -6,19 +6,19 @@ declared table that nobody meant shows up as a failing row.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sidecar.db import Database
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import AGENT_STATUS, RunStateConflict
 from sidecar.provisioning.models import AgentStatus, RunState, StepReport, StepStatus
 from sidecar.provisioning.owner import Owner
-from sidecar.timeutil import to_db
 
 pytestmark = pytest.mark.anyio
 
@@ -67,13 +67,9 @@ CASES = [(before, verb, after) for before, row in EXPECTED.items() for verb, aft
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "sidecar.db")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
+async def db(database: Database) -> Database:
+    """The run records on both engines (a SQLite file, a PostgreSQL database)."""
+    return database
 
 
 async def start(conn: Any, run_id: str = RUN, agent: str = "a1") -> None:
@@ -97,11 +93,9 @@ async def run_in(db: Database, state: RunState) -> None:
 
 
 async def row(db: Database) -> tuple[Any, ...]:
-    cursor = await db.reader.execute("SELECT * FROM provision_runs WHERE id = ?", (RUN,))
-    found = await cursor.fetchone()
-    await cursor.close()
+    found = await db.reader.fetch_one("SELECT * FROM provision_runs WHERE id = ?", (RUN,))
     assert found is not None
-    return tuple(found)
+    return tuple(dict(found).values())
 
 
 @pytest.mark.parametrize("before, verb, after", CASES, ids=[f"{b.value}-{v}" for b, v, _ in CASES])
@@ -115,7 +109,7 @@ async def test_verb_moves_only_from_the_states_it_expects(
     if verb == "interrupt":
         call: Verb = lambda conn: store.interrupt(conn, live(record, T0), "gone", T0 + timedelta(seconds=60))  # noqa: E731 - typed as a Verb like the other branches
         async with db.transaction() as conn:  # interrupt compares the heartbeat it saw: give it that one
-            await conn.execute("UPDATE provision_runs SET heartbeat_at = ? WHERE id = ?", (to_db(T0), RUN))
+            await conn.execute("UPDATE provision_runs SET heartbeat_at = ? WHERE id = ?", (T0, RUN))
         unchanged = await row(db)
     elif verb == "start":
         call = start
@@ -137,15 +131,14 @@ async def test_verb_moves_only_from_the_states_it_expects(
 async def test_start_makes_a_running_run_and_a_second_live_run_of_the_agent_is_refused_by_the_database(
     db: Database,
 ) -> None:
-    import sqlite3
-
     async with db.transaction() as conn:
         await start(conn)
     record = await store.get_run(db.reader, RUN)
     assert record is not None and record.state is S.RUNNING
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(Exception) as refused:
         async with db.transaction() as conn:
             await start(conn, run_id="run_2")
+    assert is_integrity_error(refused.value)
 
 
 async def test_a_verb_on_a_missing_run_names_it_absent(db: Database) -> None:

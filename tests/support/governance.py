@@ -1,7 +1,9 @@
 """Helpers the governance tests share (this module holds no tests): a fixed clock, claims, table snapshots.
 
-Everything runs on a real SQLite file with the real migrations; a snapshot reads every table of the database, so
-"nothing changed" means nothing anywhere, not just in the tables a test thought of.
+Everything runs on a real database with the real migrations, once per engine (a SQLite file, a PostgreSQL database:
+the `database_target` fixture of tests/support/postgres.py); a snapshot reads every table of the database, so
+"nothing changed" means nothing anywhere, not just in the tables a test thought of. Rows read back are normalized to
+one form (instants as sidecar/timeutil.py's text, booleans as 0/1), so one assertion holds on both engines.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sidecar.db import Database, fetch_all
+from sidecar.storage.database import Database, SqliteDatabase, open_target
+from sidecar.storage.url import DatabaseTarget, Engine
+from sidecar.timeutil import to_db
 from sidecar.governance import store
 from sidecar.governance.ladders import grant_tier
 from sidecar.governance.models import SYSTEM, Claims
@@ -64,8 +68,9 @@ def claims(
 
 
 @asynccontextmanager
-async def open_db(path: Path) -> AsyncIterator[Database]:
-    db = Database(path)
+async def open_db(target: DatabaseTarget | Path) -> AsyncIterator[Database]:
+    """One opened database (two calls on one target are two sidecars' connections to it)."""
+    db = open_target(target) if isinstance(target, DatabaseTarget) else SqliteDatabase(target)
     await db.open()
     try:
         yield db
@@ -81,24 +86,40 @@ async def make_service(db: Database, settings: dict[str, Any] | None = None, **k
 
 
 async def table_names(db: Database) -> list[str]:
-    rows = await fetch_all(
-        db.reader, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    """Every table, in the SQLite spelling the stores use (`billing_products` for PostgreSQL's billing.products)."""
+    if db.engine is Engine.SQLITE:
+        found = await db.reader.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        return [row["name"] for row in found]
+    found = await db.reader.fetch_all(
+        "SELECT CASE WHEN table_schema = 'billing' THEN 'billing_' || table_name ELSE table_name END AS name"
+        " FROM information_schema.tables WHERE table_schema IN ('public', 'billing') AND table_type = 'BASE TABLE'"
+        " ORDER BY name"
     )
-    return [row[0] for row in rows]
+    return [row["name"] for row in found]
+
+
+def _plain(value: Any) -> Any:
+    """One engine-free form of a column value: instants as fixed-width UTC text, booleans as 0/1."""
+    if isinstance(value, datetime):
+        return to_db(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, sorted: equal snapshots mean the database did not change."""
     found = {}
     for name in await table_names(db):
-        rows = await fetch_all(db.reader, f"SELECT * FROM {name}")
-        found[name] = sorted((tuple(row) for row in rows), key=repr)
+        found[name] = sorted((tuple(_plain(v) for v in row.values()) for row in await rows(db, name)), key=repr)
     return found
 
 
 async def rows(db: Database, table: str, where: str = "1 = 1", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    result = await fetch_all(db.reader, f"SELECT * FROM {table} WHERE {where}", args)
-    return [dict(row) for row in result]
+    result = await db.reader.fetch_all(f"SELECT * FROM {table} WHERE {where}", args)
+    return [{key: _plain(value) for key, value in dict(row).items()} for row in result]
 
 
 async def count(db: Database, table: str) -> int:
@@ -113,7 +134,7 @@ async def catalog_ids(db: Database) -> dict[str, str]:
     return ids
 
 
-async def move_to_rank(db: Database, pool_id: str, rank: int, now: str = "2026-11-22T12:30:00.000000Z") -> None:
+async def move_to_rank(db: Database, pool_id: str, rank: int, now: datetime = NOW + timedelta(minutes=30)) -> None:
     """Stand a pool at `rank` of its ladder with a purchased grant, as an upgrade would (no upgrade API yet).
 
     Setup, not an oracle: it grants through the library so it writes what a real grant writes; no transition is
