@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 import pytest
 
-from sidecar.db import fetch_all
 from sidecar.governance.models import Claims
 from tests.support.fakesf import FakeSf
 from tests.support.governance import claims, make_service, open_db
@@ -90,13 +89,12 @@ async def statements_of_one_sign_in(tmp_path: Path, existing_suffixes: int) -> t
         for n in range(existing_suffixes):
             await service.sign_in(claims(sub=f"seed-{n}", username="user"))
         statements: list[str] = []
-        writer = db._writer
+        writer = db.file._writer
         assert writer is not None
         await writer._execute(writer._conn.set_trace_callback, statements.append)
         await service.sign_in(claims(sub="the-new-one", username="user"))
         await writer._execute(writer._conn.set_trace_callback, None)
-        (row,) = await fetch_all(
-            db.reader,
+        (row,) = await db.reader.fetch_all(
             "SELECT o.slug FROM organizations o JOIN persons p ON o.created_by_person_id = p.id"
             " JOIN users u ON p.user_id = u.id WHERE u.subject = ?",
             ("the-new-one",),
