@@ -31,8 +31,14 @@ def imports_then_answer() -> None:
 
 
 def echo() -> None:
-    result = {"total": 100, "available": 100, "leased": 0, "expired": 0, "maxOrgs": 200,
-              "indicator": {"label": "Orgs: 100/200 available", "level": "green"}}
+    result = {
+        "total": 100,
+        "available": 100,
+        "leased": 0,
+        "expired": 0,
+        "maxOrgs": 200,
+        "indicator": {"label": "Orgs: 100/200 available", "level": "green"},
+    }
     for line in sys.stdin.buffer:
         request = json.loads(line)
         sys.stdout.buffer.write(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}).encode() + b"\n")

@@ -28,7 +28,10 @@ def time_to_first_answer(argv: list[str], runs: int, warm: bool = True) -> list[
                 started = time.perf_counter()
                 proc = subprocess.Popen(
                     [*argv, *(["--home", home] if "sidecar" in argv else [])],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    cwd=ROOT,
                 )
                 assert proc.stdin and proc.stdout
                 proc.stdin.write(STATUS_REQUEST)
@@ -54,10 +57,20 @@ def startup(report: Report, runs: int = 15) -> None:
         warm += time_to_first_answer([sys.executable, "-m", "sidecar"], 2)[1:]
         cold += time_to_first_answer([sys.executable, "-m", "sidecar"], 1, warm=False)
     base = f"{median(floor) * 1000:.0f} ms (imports only)"
-    report.add("spawn -> first org:status, existing db (median)", f"{median(warm) * 1000:.0f} ms", base,
-               median(warm) / median(floor), "<= 1.25x")
-    report.add("spawn -> first org:status, new db (median)", f"{median(cold) * 1000:.0f} ms", base,
-               median(cold) / median(floor), "(creates and migrates the file)")
+    report.add(
+        "spawn -> first org:status, existing db (median)",
+        f"{median(warm) * 1000:.0f} ms",
+        base,
+        median(warm) / median(floor),
+        "<= 1.25x",
+    )
+    report.add(
+        "spawn -> first org:status, new db (median)",
+        f"{median(cold) * 1000:.0f} ms",
+        base,
+        median(cold) / median(floor),
+        "(creates and migrates the file)",
+    )
 
 
 async def round_trips(argv: list[str], home: Path | None, count: int) -> list[float]:
@@ -100,7 +113,10 @@ def status_round_trip(report: Report, orgs: int = 100, count: int = 2000) -> Non
         seed_pool(home, orgs)
         echo = anyio.run(round_trips, [sys.executable, "-m", "bench.peers", "echo"], None, count, backend="asyncio")
         sidecar = anyio.run(
-            round_trips, [sys.executable, "-m", "sidecar", "--home", str(home), "--log-level", "WARNING"], home, count,
+            round_trips,
+            [sys.executable, "-m", "sidecar", "--home", str(home), "--log-level", "WARNING"],
+            home,
+            count,
             backend="asyncio",
         )
     for q in (50, 99):

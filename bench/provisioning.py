@@ -81,8 +81,12 @@ class Bench:
             results: list[dict[str, Any]] = []
 
             async def one(n: int) -> None:
-                config = {"agentId": f"a{n}", "orgAlias": f"qa-a{n}", "branchName": "main",
-                          "worktreePath": str(self.worktrees[n])}
+                config = {
+                    "agentId": f"a{n}",
+                    "orgAlias": f"qa-a{n}",
+                    "branchName": "main",
+                    "worktreePath": str(self.worktrees[n]),
+                }
                 results.append(await sc.call("agent:provision", config, timeout=120))
 
             started = time.perf_counter()
@@ -97,8 +101,15 @@ class Bench:
     def direct(self, argv: list[str], cwd: Path) -> float:
         env = {**os.environ, **self.env, "SF_USE_PROGRESS_BAR": "false"}
         started = time.perf_counter()
-        subprocess.run([str(executable_path()), *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [str(executable_path()), *argv],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         return time.perf_counter() - started
 
     def critical_path(self) -> dict[str, float]:
@@ -176,7 +187,6 @@ class Bench:
             "serial": create + deploy + report + sum(middle) + login,
             "create": create,
         }
-
 
     def direct_agent(self, n: int) -> None:
         """One pooled agent's commands spawned directly, in the pipeline's order and parallelism (no sidecar)."""
@@ -261,21 +271,40 @@ def run(report: Report) -> None:
             alone_new / critical,
             "<= 1.15x",
         )
-        report.add("sidecar overhead per run", f"{(alone_new - critical) * 1000:.0f} ms", f"{critical * 1000:.0f} ms",
-                   None, "small against the CLI")
+        report.add(
+            "sidecar overhead per run",
+            f"{(alone_new - critical) * 1000:.0f} ms",
+            f"{critical * 1000:.0f} ms",
+            None,
+            "small against the CLI",
+        )
         alone_pooled = median([measure(1, 1) for _ in range(2)])
         four_pooled = measure(4, 4)
-        report.add("4 agents at once vs 1 alone (orgs in pool)", f"{four_pooled * 1000:.0f} ms",
-                   f"{alone_pooled * 1000:.0f} ms", four_pooled / alone_pooled, "close to 1x")
+        report.add(
+            "4 agents at once vs 1 alone (orgs in pool)",
+            f"{four_pooled * 1000:.0f} ms",
+            f"{alone_pooled * 1000:.0f} ms",
+            four_pooled / alone_pooled,
+            "close to 1x",
+        )
         # The same 4 command sequences without the sidecar: what 4x the fake CLI's process start-ups cost this machine.
         direct_one, direct_four = bench.direct_agents(1), bench.direct_agents(4)
-        report.add("  same, commands spawned directly (no sidecar)", f"{direct_four * 1000:.0f} ms",
-                   f"{direct_one * 1000:.0f} ms", direct_four / direct_one, "reference: the machine's floor")
+        report.add(
+            "  same, commands spawned directly (no sidecar)",
+            f"{direct_four * 1000:.0f} ms",
+            f"{direct_one * 1000:.0f} ms",
+            direct_four / direct_one,
+            "reference: the machine's floor",
+        )
         four_new = measure(4, 0)
         bound = alone_new + 3 * create
-        report.add("4 agents at once vs 1 alone + 3 serialized creations (new orgs)", f"{four_new * 1000:.0f} ms",
-                   f"{alone_new * 1000:.0f} + 3 x {create * 1000:.0f} = {bound * 1000:.0f} ms",
-                   four_new / bound, "close to 1x")
+        report.add(
+            "4 agents at once vs 1 alone + 3 serialized creations (new orgs)",
+            f"{four_new * 1000:.0f} ms",
+            f"{alone_new * 1000:.0f} + 3 x {create * 1000:.0f} = {bound * 1000:.0f} ms",
+            four_new / bound,
+            "close to 1x",
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -47,13 +47,25 @@ SOURCE = "force-app"
 CLASS_DIR = f"{SOURCE}/main/default/classes"
 LWC_DIR = f"{SOURCE}/main/default/lwc"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion></ApexClass>\n'
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          check=True, timeout=60, env={**os.environ, **GIT_ENV}).stdout
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, **GIT_ENV},
+    ).stdout
 
 
 def make_repository(root: Path) -> Path:
@@ -106,8 +118,9 @@ class Bench:
 
     def reset(self, pooled: int) -> None:
         orgs = [{"alias": f"pool{n}"} for n in range(pooled)]
-        self.state.write_text(json.dumps({"devHub": HUB, "orgs": orgs, "delays": DELAYS, "deployCost": DEPLOY_COST,
-                                          "noise": False}))
+        self.state.write_text(
+            json.dumps({"devHub": HUB, "orgs": orgs, "delays": DELAYS, "deployCost": DEPLOY_COST, "noise": False})
+        )
         self.log.unlink(missing_ok=True)
 
     def settings(self, **extra: Any) -> dict[str, Any]:
@@ -123,7 +136,9 @@ class Bench:
     @staticmethod
     def full_deploys(calls: list[list[str]], worktree: Path) -> int:
         whole = str((worktree / SOURCE).resolve())
-        return sum(1 for argv in calls if any(argv[i + 1] == whole for i, a in enumerate(argv[:-1]) if a == "--source-dir"))
+        return sum(
+            1 for argv in calls if any(argv[i + 1] == whole for i, a in enumerate(argv[:-1]) if a == "--source-dir")
+        )
 
     async def qa_ready(self, sc: SidecarProcess, agent: str, worktree: Path) -> float:
         """Seconds from sending agent:provision to the agent's QA_READY notification."""
@@ -138,8 +153,10 @@ class Bench:
 
             tg.start_soon(call)
             await sc.wait_notification(
-                "agent:status", lambda p: p.get("agentId") == agent and p.get("status") in ("QA_READY", "ERROR"),
-                timeout=180, start=mark,
+                "agent:status",
+                lambda p: p.get("agentId") == agent and p.get("status") in ("QA_READY", "ERROR"),
+                timeout=180,
+                start=mark,
             )
             elapsed = time.perf_counter() - started
         if not result.get("success"):
@@ -188,9 +205,16 @@ class Bench:
         one = self.repo / CLASS_DIR / "Service0.cls"
         argv = [str(executable_path()), "project", "deploy", "start", "--target-org", "pool0", "--source-dir", str(one)]
         started = time.perf_counter()
-        subprocess.run(argv, cwd=self.repo, env={**os.environ, **self.env, "SF_USE_PROGRESS_BAR": "false"},
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
-                       timeout=60)
+        subprocess.run(
+            argv,
+            cwd=self.repo,
+            env={**os.environ, **self.env, "SF_USE_PROGRESS_BAR": "false"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=60,
+        )
         return time.perf_counter() - started
 
 
@@ -202,24 +226,54 @@ def run(report: Report) -> None:
         fresh = median([r["fresh"] for r in runs])
         floor = median([bench.floor() for _ in range(3)])
         full_ms = (DEPLOY_COST["start"] + DEPLOY_COST["perComponent"] * (CLASSES + BUNDLES)) * 1000
-        report.add(f"(a) QA-ready, fresh pooled org, {CLASSES + BUNDLES} components", f"{fresh * 1000:.0f} ms",
-                   f"full deploy alone {full_ms:.0f} ms", None, "reference")
-        report.add("  floor: bare delta deploy of one file (sf spawned directly)", f"{floor * 1000:.0f} ms", "-",
-                   None, "reference")
+        report.add(
+            f"(a) QA-ready, fresh pooled org, {CLASSES + BUNDLES} components",
+            f"{fresh * 1000:.0f} ms",
+            f"full deploy alone {full_ms:.0f} ms",
+            None,
+            "reference",
+        )
+        report.add(
+            "  floor: bare delta deploy of one file (sf spawned directly)",
+            f"{floor * 1000:.0f} ms",
+            "-",
+            None,
+            "reference",
+        )
         hydrated = anyio.run(bench.hydrated, backend="asyncio")
         if hydrated["supported"]:
-            report.add("(b) QA-ready, hydrated pooled org, 3-file branch", f"{hydrated['elapsed'] * 1000:.0f} ms",
-                       f"(a) {fresh * 1000:.0f} ms", hydrated["elapsed"] / fresh, "<= 0.25x")
+            report.add(
+                "(b) QA-ready, hydrated pooled org, 3-file branch",
+                f"{hydrated['elapsed'] * 1000:.0f} ms",
+                f"(a) {fresh * 1000:.0f} ms",
+                hydrated["elapsed"] / fresh,
+                "<= 0.25x",
+            )
         else:
-            report.add("(b) QA-ready, hydrated pooled org, 3-file branch", "not supported yet", hydrated["why"],
-                       None, "<= 0.25x of (a)")
+            report.add(
+                "(b) QA-ready, hydrated pooled org, 3-file branch",
+                "not supported yet",
+                hydrated["why"],
+                None,
+                "<= 0.25x of (a)",
+            )
         if any(r["again_full"] for r in runs):
-            report.add("(c) re-provision after a one-file fix", "not supported yet",
-                       "the pipeline deployed the whole source dir again", None, "<= 1.2x of the floor")
+            report.add(
+                "(c) re-provision after a one-file fix",
+                "not supported yet",
+                "the pipeline deployed the whole source dir again",
+                None,
+                "<= 1.2x of the floor",
+            )
         else:
             again = median([r["again"] for r in runs])
-            report.add("(c) re-provision after a one-file fix", f"{again * 1000:.0f} ms", f"floor {floor * 1000:.0f} ms",
-                       again / floor, "<= 1.2x")
+            report.add(
+                "(c) re-provision after a one-file fix",
+                f"{again * 1000:.0f} ms",
+                f"floor {floor * 1000:.0f} ms",
+                again / floor,
+                "<= 1.2x",
+            )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -63,9 +63,7 @@ def install(folder: Path, version: str) -> None:
     (folder / "package.json").write_text(
         json.dumps({"name": "sf-grammar-scratch", "private": True, "overrides": {"undici": "7.16.0"}}), "utf-8"
     )
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", f"@salesforce/cli@{version}"], cwd=folder, check=True
-    )
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"@salesforce/cli@{version}"], cwd=folder, check=True)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -191,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     GRAMMAR_PATH.write_text(json.dumps(grammar, indent=1, sort_keys=False) + "\n", "utf-8")
     EXAMPLES_PATH.parent.mkdir(parents=True, exist_ok=True)
     EXAMPLES_PATH.write_text(json.dumps(examples, indent=1) + "\n", "utf-8")
-    print(f"{len(grammar['commands'])} commands of {grammar['cli']} {grammar['version']} -> {GRAMMAR_PATH}", file=sys.stderr)
+    print(
+        f"{len(grammar['commands'])} commands of {grammar['cli']} {grammar['version']} -> {GRAMMAR_PATH}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -10,8 +10,6 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.errors import DatabaseUnavailable
-from sidecar.storage.database import Database, open_target
-from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.service import PoolService, SettingsLimits
@@ -21,6 +19,8 @@ from sidecar.rpc.framing import Framing
 from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.storage.database import Database, open_target
+from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
 from sidecar.wiremodel import WireModel
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,7 @@ async def run(
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(
-            storage, limits, lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60)
-        )
+        pool = PoolService(storage, limits, lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60))
         notifications.watch_pool(pool)
         surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
 
@@ -128,7 +126,9 @@ async def run(
                 settings.subscribe(governance.on_settings_changed)
                 # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
                 limits.narrow_with(governance)
-                system = SystemHandlers(home, storage, settings, sf.path, issue_sources=[lambda: governance.catalog_errors])
+                system = SystemHandlers(
+                    home, storage, settings, sf.path, issue_sources=[lambda: governance.catalog_errors]
+                )
                 provisioning = ProvisioningService(storage, pool, sf, settings)
                 notifications.watch_provisioning(provisioning.events)
                 surface.bind(
@@ -139,7 +139,7 @@ async def run(
                         AuthHandlers(governance),
                         GovernanceHandlers(governance),
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
-                    ]
+                    ],
                 )
                 unbound = surface.missing(dispatcher.names)
                 if unbound:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import contextlib
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable

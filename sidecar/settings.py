@@ -13,7 +13,7 @@ import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -138,7 +138,9 @@ def read_document(path: Path) -> dict[str, Any] | None:
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte order mark, as some Windows editors write, is fine
     except UnicodeDecodeError as exc:
-        raise UnreadableSettings(f"is not UTF-8 (byte {exc.start} is 0x{data[exc.start]:02x}); save it as UTF-8") from None
+        raise UnreadableSettings(
+            f"is not UTF-8 (byte {exc.start} is 0x{data[exc.start]:02x}); save it as UTF-8"
+        ) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

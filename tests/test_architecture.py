@@ -18,8 +18,20 @@ BELOW_THE_HANDLERS = (*DOMAIN, "db.py", "settings.py", "errors.py", "wiremodel.p
 RULES = [
     *[(where, WIRE) for where in BELOW_THE_HANDLERS],
     ("sf", (*WIRE, "sidecar.pool", "sidecar.governance", "sidecar.provisioning")),
-    ("rpc", ("sidecar.pool", "sidecar.governance", "sidecar.provisioning", "sidecar.handlers", "sidecar.sf",
-             "sidecar.db", "sidecar.settings", "sidecar.app", "sidecar.devtools")),
+    (
+        "rpc",
+        (
+            "sidecar.pool",
+            "sidecar.governance",
+            "sidecar.provisioning",
+            "sidecar.handlers",
+            "sidecar.sf",
+            "sidecar.db",
+            "sidecar.settings",
+            "sidecar.app",
+            "sidecar.devtools",
+        ),
+    ),
     ("rpc/framing.py", ("jsonrpcserver", "sidecar.rpc.session", "sidecar.rpc.dispatch", "sidecar.rpc.transport")),
     ("rpc/transport.py", ("jsonrpcserver", "sidecar.rpc.session", "sidecar.rpc.dispatch")),
     ("rpc/session.py", ("jsonrpcserver", "sidecar.rpc.dispatch")),

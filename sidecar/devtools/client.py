@@ -115,7 +115,11 @@ class Peer:
                 await self._arrived.wait()
 
     async def wait_notification(
-        self, method: str, predicate: Callable[[Any], bool] | None = None, timeout: float = 10.0, start: int = 0  # noqa: ASYNC109
+        self,
+        method: str,
+        predicate: Callable[[Any], bool] | None = None,
+        timeout: float = 10.0,
+        start: int = 0,
     ) -> Message:
         def match(m: Any) -> bool:
             return (
@@ -159,7 +163,6 @@ class Peer:
         if "error" in response:
             raise RpcError(response["error"])
         return response["result"]
-
 
 
 class SidecarProcess(Peer):

@@ -105,8 +105,12 @@ async def main() -> None:
                 "email": "dana@example.com",
                 "name": "Dana",
             }
-            await step("First sign-in: person, organization, workspace, pool and plan in one transaction", sc,
-                       "auth:signIn", {"claims": claims})
+            await step(
+                "First sign-in: person, organization, workspace, pool and plan in one transaction",
+                sc,
+                "auth:signIn",
+                {"claims": claims},
+            )
             await step("An empty pool", sc, "org:status")
             await step("Register an org by hand", sc, "org:register", "qa-manual")
             await step(
@@ -121,9 +125,17 @@ async def main() -> None:
             await step("A hostile alias is refused", sc, "org:register", "-o prod;rm -rf ~")
             await step("Agent 1 finishes: its org goes back to the pool", sc, "agent:completed", "agent-1")
             worktree = demo_worktree(Path(tmp) / "worktrees" / "agent-2")
-            await step("Agent 2 hands its branch to QA: reuse a pooled org, deploy, load data, log in", sc,
-                       "agent:provision", {"agentId": "agent-2", "orgAlias": "qa-agent-2",
-                                           "branchName": "feature/invoice-totals", "worktreePath": str(worktree)})
+            await step(
+                "Agent 2 hands its branch to QA: reuse a pooled org, deploy, load data, log in",
+                sc,
+                "agent:provision",
+                {
+                    "agentId": "agent-2",
+                    "orgAlias": "qa-agent-2",
+                    "branchName": "feature/invoice-totals",
+                    "worktreePath": str(worktree),
+                },
+            )
             await step("The pool badge", sc, "org:status")
             code = await sc.close()
         print("\n" + paint(f"sidecar exited with code {code} after stdin closed", "2"))

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import orgs, registry
-from .grammar import grammar
 from .context import Command, Invocation, hang, print_garbage
 from .envelopes import dumps, error_document, human_error, write_stderr, write_stdout
 from .errors import FakeSfError, StateFileError, parse_error
+from .grammar import grammar
 from .invocation_log import append_invocation
 from .state import StateStore, delay_for, take_scenario
 from .values import convert
@@ -79,7 +79,9 @@ def _run(argv: list[str]) -> int:
         return error.exit_code
     command = registry.BY_ID.get(parsed.command_id)
     if command is None:
-        write_stderr(f"fake sf: `sf {parsed.command_id.replace(':', ' ')}` is a real command the fake does not implement\n")
+        write_stderr(
+            f"fake sf: `sf {parsed.command_id.replace(':', ' ')}` is a real command the fake does not implement\n"
+        )
         return FAKE_FAILURE_EXIT
     try:
         if not parsed.ok:

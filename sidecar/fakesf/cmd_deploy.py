@@ -15,9 +15,9 @@ from typing import Any
 
 from . import deploy_results as results
 from . import ids, orgs
+from .components import deploy_seconds, record_deployed, resolve
 from .context import Invocation, hang, print_garbage
 from .errors import FakeSfError, failed_validation, flag_value_error
-from .components import deploy_seconds, record_deployed, resolve
 from .tables import table
 
 TICK_SECONDS = 0.3

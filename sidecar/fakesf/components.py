@@ -74,7 +74,9 @@ def record_deployed(store: StateStore, org: dict[str, Any], components: list[Com
     if final.get("status") not in SUCCESS_STATUSES or not components:
         return
     failures = (final.get("details") or {}).get("componentFailures") or []
-    failed = {(f.get("componentType"), f.get("fullName")) for f in ([failures] if isinstance(failures, dict) else failures)}
+    failed = {
+        (f.get("componentType"), f.get("fullName")) for f in ([failures] if isinstance(failures, dict) else failures)
+    }
     root = project_root(Path(components[0].files[0]) if components[0].files else Path.cwd())
     entries = {
         f"{c.type}:{c.full_name}": {_key(root, Path(f)): _digest(Path(f)) for f in c.files}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .envelopes import dumps, human_warning, success, write_stderr, write_stdout
-from .values import ParsedArgs, Value
 from .state import StateStore
+from .values import ParsedArgs, Value
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,15 @@ def running_result(
     """A deploy that has not finished (async start, a --wait that ran out, a report while it runs)."""
     details = {"componentSuccesses": [], "runTestResult": {"numFailures": "0", "numTestsRun": "0", "totalTime": "0.0"}}
     return _deploy_result(
-        deploy_id, created_by="005000000000000AAA", started=started, status=status, details=details,
-        total=total, deployed=deployed, errors=0, files=[],
+        deploy_id,
+        created_by="005000000000000AAA",
+        started=started,
+        status=status,
+        details=details,
+        total=total,
+        deployed=deployed,
+        errors=0,
+        files=[],
     )
 
 

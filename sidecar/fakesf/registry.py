@@ -25,7 +25,11 @@ COMMANDS: tuple[Command, ...] = (
         scenarios=frozenset({"limit", "daily-limit", "signup-failed", "no-devhub"}),
     ),
     Command(
-        "org:delete:scratch", "DeleteScratch", {}, "cmd_org_delete:org_delete_scratch", target="late",
+        "org:delete:scratch",
+        "DeleteScratch",
+        {},
+        "cmd_org_delete:org_delete_scratch",
+        target="late",
         allow_inactive_target=True,
     ),
     Command(

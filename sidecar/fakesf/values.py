@@ -45,7 +45,9 @@ def convert(parsed: grammar.Parsed, rules: dict[str, Value]) -> ParsedArgs:
     for name, rule in rules.items():
         if name in args.values:
             value = args.values[name]
-            args.values[name] = [_one(name, rule, v) for v in value] if isinstance(value, list) else _one(name, rule, value)
+            args.values[name] = (
+                [_one(name, rule, v) for v in value] if isinstance(value, list) else _one(name, rule, value)
+            )
         elif rule.default is not None:
             args.values[name] = rule.default
     return args
@@ -65,7 +67,9 @@ def _one(name: str, rule: Value, value: str) -> Any:
     except ValueError:
         raise flag_value_error(name, f"Expected an integer but received: {value}") from None
     if rule.minimum is not None and number < rule.minimum:
-        raise flag_value_error(name, f"Expected an integer greater than or equal to {rule.minimum} but received: {value}")
+        raise flag_value_error(
+            name, f"Expected an integer greater than or equal to {rule.minimum} but received: {value}"
+        )
     if rule.maximum is not None and number > rule.maximum:
         raise flag_value_error(name, f"Expected an integer less than or equal to {rule.maximum} but received: {value}")
     return number

@@ -177,9 +177,7 @@ def _parse_org_types(
         org_types[key] = ladder
     if PERSONAL not in org_types:
         # First sign-in creates a personal organization: its type must exist whatever the file says.
-        errors.append(
-            SettingsError(f"governance.orgTypes.{PERSONAL}", "missing; added with no default plan ladder")
-        )
+        errors.append(SettingsError(f"governance.orgTypes.{PERSONAL}", "missing; added with no default plan ladder"))
         org_types[PERSONAL] = None
     return org_types
 

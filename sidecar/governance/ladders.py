@@ -7,17 +7,15 @@ never commit; whatever they write lives or dies with the transaction they were h
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
-
-from sidecar.storage.connection import Connection
 from sidecar.errors import NotFound
 from sidecar.governance import store
 from sidecar.governance.models import SYSTEM, Actor, ReapplyOutcome, TransitionType
 from sidecar.governance.store import LadderRef, PoolRef, Tier
+from sidecar.storage.connection import Connection
 from sidecar.storage.ids import new_id
 
 # Called with a step's name after each write; tests raise from it to prove a late failure undoes everything.
@@ -240,6 +238,11 @@ async def _end(
     )
     step("transition")
     return ReapplyOutcome(
-        pool_id=pool.id, changed=True, transition=TransitionType.END, provision_id=None, ladder=None, rank=None,
+        pool_id=pool.id,
+        changed=True,
+        transition=TransitionType.END,
+        provision_id=None,
+        ladder=None,
+        rank=None,
         entitlements={},
     )

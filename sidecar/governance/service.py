@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sidecar.storage.database import Database
 from sidecar.errors import AccessDenied, NotAuthenticated
 from sidecar.events import Listeners
 from sidecar.governance import store, views
@@ -41,10 +40,10 @@ from sidecar.governance.sync import sync_catalog
 from sidecar.pool.models import PoolStatus, ScratchOrg
 from sidecar.pool.service import PoolLimits
 from sidecar.settings import Settings, SettingsError
+from sidecar.storage.database import Database
 from sidecar.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
-
 
 
 class ScratchPool(Protocol):

@@ -9,19 +9,17 @@ The claims themselves are bounded and their identifiers stripped where they are 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import re
 import unicodedata
+from datetime import datetime
 
-
-from sidecar.storage.connection import Connection
-from sidecar.storage.ids import new_id
 from sidecar.governance import store
 from sidecar.governance.catalog import PERSONAL
 from sidecar.governance.ladders import AUTO_PROVISIONING_REASON, StepHook, grant_tier, no_step
 from sidecar.governance.models import SYSTEM, Claims, Subject, TransitionType
 from sidecar.governance.store import PoolRef
+from sidecar.storage.connection import Connection
+from sidecar.storage.ids import new_id
 
 MAX_SLUG_BASE = 40
 MAX_SLUG_ATTEMPTS = 3

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sidecar.governance.models import EntitlementValue, Subject
 from sidecar.storage.connection import Connection
 from sidecar.storage.rows import to_model, to_models
-
-from sidecar.governance.models import EntitlementValue, Subject
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,11 @@ def _inserter(table: str) -> Insert:
     return insert
 
 
-async def _insert_unless_taken(
-    conn: Connection, table: str, values: Mapping[str, Any], unique: str
-) -> bool:
+async def _insert_unless_taken(conn: Connection, table: str, values: Mapping[str, Any], unique: str) -> bool:
     """False when a row already holds the `unique` columns; DO NOTHING rather than a caught constraint error,
     because on PostgreSQL that error would abort the caller's whole transaction."""
-    row = await conn.fetch_one(f"{_insert_sql(table, values)} ON CONFLICT ({unique}) DO NOTHING RETURNING id", tuple(values.values())
+    row = await conn.fetch_one(
+        f"{_insert_sql(table, values)} ON CONFLICT ({unique}) DO NOTHING RETURNING id", tuple(values.values())
     )
     return row is not None
 
@@ -156,7 +154,8 @@ insert_billing_account = _inserter("billing_accounts")
 
 
 async def default_billing_account(conn: Connection, organization_id: str) -> str | None:
-    row = await conn.fetch_one("SELECT id FROM billing_accounts WHERE organization_id = ? AND name = 'Default' AND status = 'active'",
+    row = await conn.fetch_one(
+        "SELECT id FROM billing_accounts WHERE organization_id = ? AND name = 'Default' AND status = 'active'",
         (organization_id,),
     )
     return row["id"] if row else None
@@ -211,9 +210,7 @@ async def ladder_position(conn: Connection, pool_id: str) -> Position | None:
     )
 
 
-async def set_ladder_position(
-    conn: Connection, pool_id: str, ladder_id: str, rank: int, now: datetime
-) -> None:
+async def set_ladder_position(conn: Connection, pool_id: str, ladder_id: str, rank: int, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO pool_provision_ladders (pool_id, ladder_id, rank, updated_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (pool_id) DO UPDATE SET ladder_id = excluded.ladder_id, rank = excluded.rank,"
@@ -226,11 +223,10 @@ async def clear_ladder_position(conn: Connection, pool_id: str) -> None:
     await conn.execute("DELETE FROM pool_provision_ladders WHERE pool_id = ?", (pool_id,))
 
 
-async def active_default_provision(
-    conn: Connection, pool_id: str, ladder_id: str, product_id: str
-) -> str | None:
+async def active_default_provision(conn: Connection, pool_id: str, ladder_id: str, product_id: str) -> str | None:
     """The pool's active default provision of `product_id`, if the pool stands at rank 0 of `ladder_id`."""
-    row = await conn.fetch_one("SELECT pv.id FROM pool_provisions pv"
+    row = await conn.fetch_one(
+        "SELECT pv.id FROM pool_provisions pv"
         " JOIN grants g ON g.id = pv.grant_id"
         " JOIN pool_provision_ladders pl ON pl.pool_id = pv.pool_id"
         " WHERE pv.pool_id = ? AND pv.status = 'active' AND g.status = 'active' AND g.grant_reason = 'default'"
@@ -247,7 +243,8 @@ async def has_active_provision(conn: Connection, pool_id: str) -> bool:
 
 async def end_active_provision(conn: Connection, pool_id: str, now: datetime) -> None:
     """End the pool's active provision and the grant behind it (history stays; nothing is deleted)."""
-    rows = await conn.fetch_all("UPDATE pool_provisions SET status = 'ended', ended_at = ?"
+    rows = await conn.fetch_all(
+        "UPDATE pool_provisions SET status = 'ended', ended_at = ?"
         " WHERE pool_id = ? AND status = 'active' RETURNING grant_id",
         (now, pool_id),
     )
@@ -264,7 +261,8 @@ insert_transition = _inserter("pool_provision_transitions")
 
 
 async def has_end_transition(conn: Connection, pool_id: str) -> bool:
-    row = await conn.fetch_one("SELECT 1 FROM pool_provision_transitions WHERE pool_id = ? AND transition_type = 'end' LIMIT 1",
+    row = await conn.fetch_one(
+        "SELECT 1 FROM pool_provision_transitions WHERE pool_id = ? AND transition_type = 'end' LIMIT 1",
         (pool_id,),
     )
     return row is not None
@@ -310,9 +308,7 @@ async def upsert_entitlement_set(conn: Connection, new_id: str, key: str, now: d
     )
 
 
-async def replace_entitlement_items(
-    conn: Connection, set_id: str, items: Mapping[str, EntitlementValue]
-) -> None:
+async def replace_entitlement_items(conn: Connection, set_id: str, items: Mapping[str, EntitlementValue]) -> None:
     await conn.execute("DELETE FROM entitlement_set_items WHERE entitlement_set_id = ?", (set_id,))
     for key, value in items.items():
         await conn.execute(
@@ -321,9 +317,7 @@ async def replace_entitlement_items(
         )
 
 
-async def upsert_product(
-    conn: Connection, new_id: str, key: str, name: str, set_id: str, now: datetime
-) -> str:
+async def upsert_product(conn: Connection, new_id: str, key: str, name: str, set_id: str, now: datetime) -> str:
     return await _upserted_id(
         conn,
         "INSERT INTO billing_products (id, key, name, entitlement_set_id, is_active, updated_at)"
@@ -534,7 +528,8 @@ async def entitlements_of_orgs(
     conn: Connection, org_ids: Sequence[str] | None
 ) -> dict[str, dict[str, EntitlementValue]]:
     where, args = _scope("p.organization_id", org_ids)
-    rows = await conn.fetch_all("SELECT e.pool_id, e.key, e.value FROM pool_entitlements e"
+    rows = await conn.fetch_all(
+        "SELECT e.pool_id, e.key, e.value FROM pool_entitlements e"
         f" JOIN resource_pools p ON p.id = e.pool_id WHERE {where} ORDER BY e.pool_id, e.key",
         args,
     )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
-from sidecar.storage.connection import Connection
 from sidecar.governance import store
 from sidecar.governance.catalog import Catalog
+from sidecar.storage.connection import Connection
 from sidecar.storage.ids import new_id
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
 from sidecar.governance import store
-from sidecar.storage.connection import Connection
 from sidecar.governance.models import (
     LadderPosition,
     MemberInfo,
@@ -24,6 +22,7 @@ from sidecar.governance.models import (
     Subject,
     WorkspaceInfo,
 )
+from sidecar.storage.connection import Connection
 
 
 @dataclass(frozen=True)

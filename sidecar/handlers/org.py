@@ -81,9 +81,7 @@ class OrgHandlers:
         await self._notifications.discovery(report)
         return await self._pool.list_orgs()
 
-    @rpc_method(
-        "org:register", result=ScratchOrg, errors=[E.INVALID_PARAMS, E.ALREADY_EXISTS, E.CAPACITY_REACHED]
-    )
+    @rpc_method("org:register", result=ScratchOrg, errors=[E.INVALID_PARAMS, E.ALREADY_EXISTS, E.CAPACITY_REACHED])
     async def register(self, params: RegisterParams) -> ScratchOrg:
         """Add an org by alias (available at once); it expires after defaultDurationDays unless expiresAt is given."""
         options = params.options or RegisterOptions()

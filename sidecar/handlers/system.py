@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sidecar import PROTOCOL_VERSION, __version__
-from sidecar.storage.database import Database
-from sidecar.storage.url import Engine
 from sidecar.errors import SfUnavailable
 from sidecar.rpc import NoParams, rpc_method
 from sidecar.settings import SettingsError, SettingsStore
+from sidecar.storage.database import Database
+from sidecar.storage.url import Engine
 from sidecar.wiremodel import WireModel
 
 

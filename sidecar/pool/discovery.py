@@ -52,7 +52,9 @@ def vanished_and_due(pool: Iterable[ScratchOrg], found: list[DiscoveredOrg], now
     they expired. Call it only with the orgs of a listing that succeeded: a failed `org list` is an error, never an
     empty list here. The pool keeps expiry as the end of the expiration day; the org itself may expire any time
     that day, so the day's start is the test."""
-    seen = {o.username for o in found} | {o.sf_org_id for o in found if o.sf_org_id} | {o.alias for o in found if o.alias}
+    seen = (
+        {o.username for o in found} | {o.sf_org_id for o in found if o.sf_org_id} | {o.alias for o in found if o.alias}
+    )
     due = []
     for org in pool:
         if org.status is OrgStatus.EXPIRED or org.expires_at is None:

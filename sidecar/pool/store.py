@@ -178,9 +178,7 @@ async def deployment_of(conn: Connection, org_id: str) -> tuple[str | None, str 
     return (row["source_state"], row["step_inputs"]) if row is not None else (None, None)
 
 
-async def set_deployment(
-    conn: Connection, org_id: str, fields: dict[str, Any]
-) -> ScratchOrg | None:
+async def set_deployment(conn: Connection, org_id: str, fields: dict[str, Any]) -> ScratchOrg | None:
     """Overwrite what the org holds (deployed_commit, source_state, step_inputs, hydration), nothing else."""
     allowed = {"deployed_commit", "source_state", "step_inputs", "hydration"}
     unknown = set(fields) - allowed

@@ -82,9 +82,7 @@ class CreatedOrg:
     expires_at: datetime | None
 
 
-def create_args(
-    settings: OrgPoolSettings, *, alias: str, definition_file: Path, duration_days: int
-) -> list[str]:
+def create_args(settings: OrgPoolSettings, *, alias: str, definition_file: Path, duration_days: int) -> list[str]:
     args = [
         "org", "create", "scratch",
         "--definition-file", str(definition_file),

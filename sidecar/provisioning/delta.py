@@ -200,7 +200,9 @@ async def _decide(
         if status == "R":
             return Full(f"{old} was renamed to {new} since {short}; a delta deploy cannot remove metadata.")
         paths.append(str(top / new))
-    return Delta(paths=tuple(sorted(paths)), base=recorded.commit, head=now.commit, base_uncommitted=recorded.uncommitted)
+    return Delta(
+        paths=tuple(sorted(paths)), base=recorded.commit, head=now.commit, base_uncommitted=recorded.uncommitted
+    )
 
 
 def _pathspec(top: Path, source_dir: Path) -> str:

@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 
 import anyio
 
-from sidecar.storage.connection import Connection
-from sidecar.storage.database import Database
 from sidecar.errors import SidecarError
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
@@ -29,6 +27,8 @@ from sidecar.provisioning.paths import run_paths
 from sidecar.provisioning.pipeline import Handover, PipelineOutcome, Queued
 from sidecar.provisioning.runs import ActiveRun, ActiveRuns, Publish, announce, queued_result
 from sidecar.settings import SettingsStore
+from sidecar.storage.connection import Connection
+from sidecar.storage.database import Database
 from sidecar.timeutil import Clock
 
 log = logging.getLogger(__name__)

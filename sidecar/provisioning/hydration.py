@@ -53,9 +53,7 @@ async def hydrate(
             pool=pool,
             gate=gate,
             settings=settings,
-            config=ProvisionConfig(
-                agent_id=AGENT, org_alias=org.alias, branch_name="HEAD", worktree_path=str(project)
-            ),
+            config=ProvisionConfig(agent_id=AGENT, org_alias=org.alias, branch_name="HEAD", worktree_path=str(project)),
             paths=run_paths(str(project), settings),
             terminal=Terminal(_discard),
             on_step=_nothing,

@@ -14,13 +14,13 @@ from datetime import datetime
 
 import anyio
 
-from sidecar.storage.database import Database
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import RunStateConflict, status_of
 from sidecar.provisioning.models import RunRecord, RunState
 from sidecar.provisioning.owner import Owner, reap_group, stale_after, why_gone
 from sidecar.provisioning.runs import ActiveRun, ActiveRuns, Publish, announce
 from sidecar.sf.process import ChildWatch
+from sidecar.storage.database import Database
 from sidecar.timeutil import Clock
 
 log = logging.getLogger(__name__)

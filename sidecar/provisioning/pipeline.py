@@ -39,7 +39,16 @@ from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
 from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
-from sidecar.provisioning.delta import Delta, Full, Plan, SourceState, describe, plan_deploy, split_source_dirs, step_inputs
+from sidecar.provisioning.delta import (
+    Delta,
+    Full,
+    Plan,
+    SourceState,
+    describe,
+    plan_deploy,
+    split_source_dirs,
+    step_inputs,
+)
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
 from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths, inside
@@ -264,7 +273,9 @@ class Pipeline:
             return self._outcome(Failed())
         return self._outcome(Succeeded(""))
 
-    async def _guard(self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section) -> None:
+    async def _guard(
+        self, step: Callable[[ScratchOrg, Section], Awaitable[None]], org: ScratchOrg, section: Section
+    ) -> None:
         """A side-by-side step's fatal failure ends the run after its siblings finish (they are not cut short)."""
         try:
             await step(org, section)
@@ -558,7 +569,9 @@ class Pipeline:
             if any(_names_changed(f, changed) for f in attempt.failed_files):
                 return replace(attempt, landed=landed)
             why = (attempt.sentence or "; ".join(attempt.errors[:2]) or "it failed").rstrip(".")
-            return replace(attempt, landed=landed, fallback=f"The delta deploy failed outside the agent's change ({why}).")
+            return replace(
+                attempt, landed=landed, fallback=f"The delta deploy failed outside the agent's change ({why})."
+            )
         return _Attempt(landed=landed)
 
     async def _deploy(
@@ -590,7 +603,9 @@ class Pipeline:
                 await self._say(step, "The changed files are all ignored (.forceignore): nothing to deploy.")
                 return _Attempt(landed=False)
             detail = human_error.error or f"`sf project deploy start` exited with code {started.exit_code}"
-            return _Attempt(failed=True, sentence=mask(f"The deploy to {org.alias} did not start ({detail})."), landed=False)
+            return _Attempt(
+                failed=True, sentence=mask(f"The deploy to {org.alias} did not start ({detail})."), landed=False
+            )
         result = await self._deploy_report(step, ids.deploy_id)
         failures = results.deploy_failures(result, self.paths.worktree)
         await self._say(step, results.deploy_summary(result))
@@ -687,7 +702,9 @@ class Pipeline:
         async with self._step("users", section) as step:
             user_def = self.paths.user_def  # resolved and checked now, right before the command that reads it
             if not user_def.is_file():
-                return await self._skip(step, f"No user definition at {self.settings.userDefPath}: no QA user to create.")
+                return await self._skip(
+                    step, f"No user definition at {self.settings.userDefPath}: no QA user to create."
+                )
             if await self._already_got(step, "the QA user"):
                 return
             envelope = await self._sf_json_or_warn(

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from sidecar.errors import AlreadyExists, CapacityReached, SidecarError, SfFailed
+from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SidecarError
 from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
 from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created

@@ -202,7 +202,10 @@ def _failure_messages(failure: dict[str, Any]) -> list[str]:
     occurred. See JSON output for details." and the messages are in `details`."""
     details = [d for d in failure.get("details") or [] if isinstance(d, dict) and _text(d.get("message"))]
     if details:
-        return [_text(d.get("message")) + (f" ({_text(d.get('errorCode'))})" if _text(d.get("errorCode")) else "") for d in details]
+        return [
+            _text(d.get("message")) + (f" ({_text(d.get('errorCode'))})" if _text(d.get("errorCode")) else "")
+            for d in details
+        ]
     return [_text(failure.get("message")) or "no message"]
 
 
@@ -228,7 +231,9 @@ def permset_outcome(result: Any, names: list[str]) -> PermsetOutcome:
         if all("duplicate" in m.lower() for m in messages):
             outcome.already.append(named or "a permission set")
             continue
-        outcome.failed.append(mask(f"Permission set {named + ' ' if named else ''}was not assigned: {'; '.join(messages)}"))
+        outcome.failed.append(
+            mask(f"Permission set {named + ' ' if named else ''}was not assigned: {'; '.join(messages)}")
+        )
     return outcome
 
 

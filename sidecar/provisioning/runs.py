@@ -15,7 +15,6 @@ from typing import Protocol
 
 import anyio
 
-from sidecar.storage.database import Database
 from sidecar.pool.models import ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
@@ -39,6 +38,7 @@ from sidecar.provisioning.terminal import Terminal
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
 from sidecar.sf.process import CHILD_WATCH, ChildWatch
+from sidecar.storage.database import Database
 from sidecar.timeutil import Clock
 
 log = logging.getLogger(__name__)
@@ -297,4 +297,3 @@ class RunExecutor:
         )
         if announced:
             await announce(self._publish, run.agent_id, status_of(state), step, errors, warnings)
-

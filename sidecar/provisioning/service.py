@@ -19,8 +19,6 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from sidecar.storage.database import Database
-from sidecar.storage.errors import is_integrity_error
 from sidecar.errors import AccessDenied, AlreadyExists, InvalidParams, SidecarError
 from sidecar.events import Listeners
 from sidecar.pool.models import ChangeReason
@@ -45,6 +43,8 @@ from sidecar.provisioning.runs import ActiveRun, ActiveRuns, RunExecutor, queued
 from sidecar.provisioning.sfrun import SfRunner
 from sidecar.settings import OrgPoolSettings, Settings, SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
 from sidecar.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)

@@ -121,12 +121,17 @@ def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
     if len(args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH or "\x00" in a for a in args):
         raise InvalidParams(f"args: at most {MAX_ARGS} arguments of {MAX_ARG_LENGTH} characters, no NUL", param="args")
     if args[0].startswith("-"):
-        raise InvalidParams("args must start with the command (for example \"data\"), not a flag", param="args")
+        raise InvalidParams('args must start with the command (for example "data"), not a flag', param="args")
     if "--" in args:
-        raise AccessDenied("`--` is not allowed in sf:run: the CLI stops reading flags there, so the target check could not see them", flag="--")
+        raise AccessDenied(
+            "`--` is not allowed in sf:run: the CLI stops reading flags there, so the target check could not see them",
+            flag="--",
+        )
     spelled = next((a.split("=", 1)[0] for a in args if a.split("=", 1)[0] in _refused_spellings()), None)
     if spelled is not None:
-        raise AccessDenied(f"{spelled} is not allowed in sf:run: it reads flags from files or names another org", flag=spelled)
+        raise AccessDenied(
+            f"{spelled} is not allowed in sf:run: it reads flags from files or names another org", flag=spelled
+        )
     parsed = grammar.parse(args)
     if parsed.command_id is None and parsed.matches:
         # The CLI asks which of the matches is meant and runs the answer: refused unless none of them is refused.
@@ -154,7 +159,11 @@ def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
         why = "reads flag values from files" if refused == "flags-dir" else "names an org other than the agent's own"
         raise AccessDenied(f"--{refused} {why}: agents may not use it", flag=f"--{refused}", command=_shown(command_id))
     if not parsed.ok:
-        raise InvalidParams(f"the Salesforce CLI would refuse this line: {parsed.errors[0].message}", param="args", command=_shown(command_id))
+        raise InvalidParams(
+            f"the Salesforce CLI would refuse this line: {parsed.errors[0].message}",
+            param="args",
+            command=_shown(command_id),
+        )
     takes_target = grammar.load().commands[command_id]["takesTargetOrg"]
     targets = [value for name, _, value in parsed.tokens if name == TARGET_FLAG and value is not None]
     argv = list(args)
@@ -162,7 +171,9 @@ def plan_argv(args: list[str], org: ScratchOrg) -> Plan:
         argv += ["--target-org", org.alias]
         again = grammar.parse(argv)  # the line that runs is read once more: it must name exactly the agent's org
         if not again.ok or again.flags.get(TARGET_FLAG) != org.alias:
-            raise InvalidParams("args: --target-org could not be added to this line", param="args", command=_shown(command_id))
+            raise InvalidParams(
+                "args: --target-org could not be added to this line", param="args", command=_shown(command_id)
+            )
     return Plan(argv, command_id, targets)
 
 
@@ -174,8 +185,14 @@ class _Running:
 
 
 class SfRunner:
-    def __init__(self, pool: PoolService, sf: SfClient, settings: SettingsStore, emit: Emit,
-                 worktree_of: Callable[[str], Awaitable[Path | None]]) -> None:
+    def __init__(
+        self,
+        pool: PoolService,
+        sf: SfClient,
+        settings: SettingsStore,
+        emit: Emit,
+        worktree_of: Callable[[str], Awaitable[Path | None]],
+    ) -> None:
         self._pool = pool
         self._sf = sf
         self._settings = settings
@@ -197,7 +214,9 @@ class SfRunner:
         check_agent_id(agent_id)
         org = await self._pool.lease_of(agent_id)
         if org is None:
-            raise AccessDenied(f"agent {agent_id!r} holds no org: it may run sf only against its own org", agentId=agent_id)
+            raise AccessDenied(
+                f"agent {agent_id!r} holds no org: it may run sf only against its own org", agentId=agent_id
+            )
         plan = plan_argv(args, org)
         for target in plan.targets:
             await self._pool.check_access(agent_id, target)  # ACCESS_DENIED for anything but its own org

@@ -145,7 +145,8 @@ async def enqueue(
                 "UPDATE provision_counters SET value = value + 1 WHERE name = 'queue_seq' RETURNING value"
             )
         )
-    row = await conn.fetch_one(f"INSERT INTO provision_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    row = await conn.fetch_one(
+        f"INSERT INTO provision_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {QUEUE_COLUMNS}",
         (
             seq,
@@ -211,7 +212,8 @@ async def _transition(
     columns = {"state": target.value, **sets}
     assignments = ", ".join(f"{name} = ?" for name in columns)
     marks = ", ".join("?" for _ in expected)
-    row = await conn.fetch_one(f"UPDATE provision_runs SET {assignments} WHERE id = ? AND state IN ({marks}){where} RETURNING id",
+    row = await conn.fetch_one(
+        f"UPDATE provision_runs SET {assignments} WHERE id = ? AND state IN ({marks}){where} RETURNING id",
         (*columns.values(), run_id, *(s.value for s in expected), *where_params),
     )
     if row is None:
@@ -319,7 +321,8 @@ async def beat(conn: Connection, owner: Owner, run_ids: list[str], now: datetime
 
 async def live_runs(conn: Connection) -> list[LiveRun]:
     """Runs a sidecar may be working on: `running`, or `queued` but no longer in the queue."""
-    rows = await conn.fetch_all(f"SELECT {RUN_COLUMNS}, {OWNER_COLUMNS} FROM provision_runs r WHERE r.state = 'running'"
+    rows = await conn.fetch_all(
+        f"SELECT {RUN_COLUMNS}, {OWNER_COLUMNS} FROM provision_runs r WHERE r.state = 'running'"
         " OR (r.state = 'queued' AND NOT EXISTS (SELECT 1 FROM provision_queue q WHERE q.run_id = r.id))"
         " ORDER BY started_at",
     )
@@ -379,7 +382,8 @@ async def get_run(conn: Connection, run_id: str) -> RunRecord | None:
 async def latest_runs(conn: Connection, agent_id: str | None = None) -> list[RunRecord]:
     """The most recent run of each agent (or of one agent), newest first."""
     where, params = ("WHERE agent_id = ?", (agent_id,)) if agent_id else ("", ())
-    rows = await conn.fetch_all(f"SELECT {RUN_COLUMNS} FROM provision_runs r {where}"
+    rows = await conn.fetch_all(
+        f"SELECT {RUN_COLUMNS} FROM provision_runs r {where}"
         f"{' AND' if where else ' WHERE'} started_at = (SELECT MAX(started_at) FROM provision_runs x"
         " WHERE x.agent_id = r.agent_id) ORDER BY started_at DESC",
         params,

@@ -161,9 +161,7 @@ async def _resync(buf: _Buffer) -> bool:
             return False
 
 
-async def read_content_length(
-    stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES
-) -> AsyncIterator[Frame]:
+async def read_content_length(stream: ByteReceiveStream, max_bytes: int = MAX_MESSAGE_BYTES) -> AsyncIterator[Frame]:
     """Content-Length frames; after a bad header or a length that does not fit its body, one `BadHeader` is
     reported and reading resumes at the next `Content-Length:` header, as a stock LSP client expects."""
     buf = _Buffer(stream)

@@ -38,10 +38,12 @@ KEPT_ENV_PREFIXES = ("SF_FAKE_",)
 def agent_env(env: dict[str, str]) -> dict[str, str]:
     """`env` without the CLI config variables an agent's command could be redirected by."""
     kept = {
-        k: v for k, v in env.items()
+        k: v
+        for k, v in env.items()
         if not k.upper().startswith(CONFIG_ENV_PREFIXES) or k.upper().startswith(KEPT_ENV_PREFIXES)
     }
     return {**kept, **QUIET_ENV}
+
 
 ORG_LIST_ARGS = ["org", "list"]  # without --all: only Active scratch orgs (see sidecar/pool/discovery.py)
 
@@ -109,9 +111,7 @@ class SfClient:
                     return await run_process(
                         argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
                     )
-            return await run_process(
-                argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout
-            )
+            return await run_process(argv, env=env, cwd=cwd, sink=sink, capture_stdout=capture_stdout, timeout=timeout)
         except CaptureTooLarge as exc:
             raise SfFailed(
                 f"`sf {' '.join(args[:3])}` {exc} and was stopped: no sf document is that large",

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from itertools import permutations
+from pathlib import Path
 from typing import Any
 
 HELP_HINT = "See more help with --help"
@@ -115,7 +115,7 @@ class Grammar:
                 final.append(arg)
         if not final:
             return argv[0], argv[1:]
-        return ":".join(final), argv[len(final):]
+        return ":".join(final), argv[len(final) :]
 
     # ---- the whole line ----------------------------------------------------------------------------------------
 
@@ -145,12 +145,16 @@ class Grammar:
         flags = [a.replace("-", "") for a in rest if a.startswith("-") and a not in self.help_flags]
         matches = []
         for candidate in sorted(self._partial.get(typed, ())):
-            names = [n for name, spec in self.commands[candidate]["flags"].items() for n in (name, spec.get("char")) if n]
+            names = [
+                n for name, spec in self.commands[candidate]["flags"].items() for n in (name, spec.get("char")) if n
+            ]
             if all(f in names for f in flags):
                 matches.append(candidate)
         if matches:
             # The CLI's command_incomplete hook asks which one is meant: no command runs without an answer.
-            message = f"{shown} is not a complete command; it could be: {', '.join(m.replace(':', ' ') for m in matches)}"
+            message = (
+                f"{shown} is not a complete command; it could be: {', '.join(m.replace(':', ' ') for m in matches)}"
+            )
             return Parsed("error", typed_id=typed, matches=matches, errors=[ParseError(message, code, "incomplete")])
         message = f"{shown} is not a sf command."
         return Parsed("error", typed_id=typed, errors=[ParseError(message, code, "not-found")])
@@ -169,7 +173,9 @@ class Grammar:
             _validate_flags(flags, parsed)
         except _Stop as stop:
             parsed.action = "error"
-            parsed.errors.append(ParseError(f"{stop.message}\n{HELP_HINT}", self.exit_codes.get("failedFlagParsing", 2)))
+            parsed.errors.append(
+                ParseError(f"{stop.message}\n{HELP_HINT}", self.exit_codes.get("failedFlagParsing", 2))
+            )
         return parsed
 
 
@@ -230,7 +236,7 @@ def _tokenize(
         if name is None:
             i = arg.find("=")
             if i != -1:
-                queue.insert(0, arg[i + 1:])
+                queue.insert(0, arg[i + 1 :])
                 if parse_flag(arg[:i]):
                     return True
                 queue.pop(0)
@@ -268,7 +274,12 @@ def _tokenize(
             if not _is_negative_number(token):
                 nonexistent.append(token)
                 continue
-        if parsing and current is not None and flags[current].get("multiple") and not flags[current].get("multipleNonGreedy"):
+        if (
+            parsing
+            and current is not None
+            and flags[current].get("multiple")
+            and not flags[current].get("multipleNonGreedy")
+        ):
             raw.append((current, "", token))
             continue
         args.append(token)
@@ -307,9 +318,9 @@ def _validate_args(spec: dict[str, Any], args: list[str], nonexistent: list[str]
             raise _Stop(f"Expected {value} to be one of: {', '.join(a['options'])}")
     variadic = any(a.get("multiple") for a in declared)
     if spec["strict"] and not variadic and len(args) > len(declared):
-        extras = args[len(declared):]
+        extras = args[len(declared) :]
         raise _Stop(f"Unexpected argument{'' if len(extras) == 1 else 's'}: {', '.join(extras)}")
-    missing = [a["name"] for a in declared[len(args):] if a.get("required")]
+    missing = [a["name"] for a in declared[len(args) :] if a.get("required")]
     if missing:
         raise _Stop(f"Missing {len(missing)} required arg{'' if len(missing) == 1 else 's'}:\n" + "\n".join(missing))
     parsed.args = list(args)
@@ -342,9 +353,13 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
             names = [f if isinstance(f, str) else f.get("name", "") for f in relationship.get("flags", [])]
             kind = relationship.get("type")
             if kind == "all" and not all(n in present for n in names):
-                reasons.append(f"All of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
+                reasons.append(
+                    f"All of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names)
+                )
             elif kind == "some" and not any(n in present for n in names):
-                reasons.append(f"One of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
+                reasons.append(
+                    f"One of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in names)
+                )
             elif kind == "none":
                 other = next((n for n in names if n in given), None)
                 if other:
@@ -352,10 +367,13 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
             elif kind == "only":
                 stray = [n for n in given if n != name and n not in names]
                 if stray:
-                    reasons.append(f"Only the following can be provided when using --{name}: " + ", ".join(f"--{n}" for n in names))
+                    reasons.append(
+                        f"Only the following can be provided when using --{name}: " + ", ".join(f"--{n}" for n in names)
+                    )
         if flag.get("dependsOn") and not all(n in present for n in flag["dependsOn"]):
             reasons.append(
-                f"All of the following must be provided when using --{name}: " + ", ".join(f"--{n}" for n in flag["dependsOn"])
+                f"All of the following must be provided when using --{name}: "
+                + ", ".join(f"--{n}" for n in flag["dependsOn"])
             )
         other = next((n for n in flag.get("exclusive", []) if n in given), None)
         if other and name in given:
@@ -367,7 +385,8 @@ def _validate_flags(flags: dict[str, dict[str, Any]], parsed: Parsed) -> None:
             stray = [n for n in given if n != name and n not in flag["combinable"]]
             if stray:
                 reasons.append(
-                    f"Only the following can be provided when using --{name}: " + ", ".join(f"--{n}" for n in flag["combinable"])
+                    f"Only the following can be provided when using --{name}: "
+                    + ", ".join(f"--{n}" for n in flag["combinable"])
                 )
     if reasons:
         unique = list(dict.fromkeys(reasons))

@@ -107,9 +107,7 @@ class _Capture:
         self.data.extend(chunk)
 
 
-async def _pump(
-    stream: ByteReceiveStream | None, name: str, sink: OutputSink | None, capture: _Capture | None
-) -> None:
+async def _pump(stream: ByteReceiveStream | None, name: str, sink: OutputSink | None, capture: _Capture | None) -> None:
     """Forward one pipe to `sink` in chunks of at most COALESCE_SECONDS, or capture it whole (bounded)."""
     if stream is None:
         return

@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_runs_the_conversation_end_to_end() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sidecar.devtools.demo"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        [sys.executable, "-m", "sidecar.devtools.demo"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -8,10 +8,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.storage.url import DatabaseTarget, Engine
 from sidecar.governance.models import SignedIn, SignedOut
 from sidecar.governance.service import GovernanceService
 from sidecar.governance.signin import slug_base
+from sidecar.storage.url import DatabaseTarget, Engine
 from tests.support.governance import (
     ISSUER,
     NO_DEFAULT_LADDER,
@@ -127,7 +127,9 @@ async def test_first_sign_in_with_the_default_ladder_creates_every_row(database_
         )
 
 
-async def test_first_sign_in_without_a_default_ladder_creates_the_structures_and_no_plan(database_target: DatabaseTarget) -> None:
+async def test_first_sign_in_without_a_default_ladder_creates_the_structures_and_no_plan(
+    database_target: DatabaseTarget,
+) -> None:
     async with open_db(database_target) as db:
         service = await make_service(db, NO_DEFAULT_LADDER)
         await service.sign_in(claims())
@@ -329,7 +331,9 @@ async def test_concurrent_first_sign_ins_in_one_process_create_one_user(database
             assert await count(db, table) == 1, table
 
 
-async def test_concurrent_first_sign_ins_through_two_connections_create_one_user(database_target: DatabaseTarget) -> None:
+async def test_concurrent_first_sign_ins_through_two_connections_create_one_user(
+    database_target: DatabaseTarget,
+) -> None:
     """Two `Database` objects on one file: two writers, as two sidecar processes would be."""
     path = database_target
     sessions: list[SignedIn] = []

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from sidecar.storage.url import DatabaseTarget
 from sidecar.governance import store
 from sidecar.governance.catalog import DEFAULT_SECTION, Catalog, Product, parse_catalog
 from sidecar.pool.service import PoolLimits
 from sidecar.settings import SettingsStore
+from sidecar.storage.url import DatabaseTarget
 from tests.support.governance import Clock, claims, make_service, open_db, rows, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -208,7 +208,9 @@ async def test_a_catalog_change_is_synced_and_reaches_the_pools_on_that_tier(dat
         assert service.narrow(PoolLimits(max_orgs=10)).max_orgs == 2
 
 
-async def test_settings_file_changes_reach_the_service_through_the_settings_store(database_target: DatabaseTarget, tmp_path: Path) -> None:
+async def test_settings_file_changes_reach_the_service_through_the_settings_store(
+    database_target: DatabaseTarget, tmp_path: Path
+) -> None:
     settings_path = tmp_path / "settings.json"
     settings_path.write_text(json.dumps({"orgPool": {"maxOrgs": 8}}), encoding="utf-8")
     settings = SettingsStore(settings_path)

@@ -4,21 +4,20 @@ idempotent no-op, the caller's rollback, and the pool lock taken before any gran
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from sidecar.storage.database import Database
-from sidecar.storage.errors import is_integrity_error
-from sidecar.storage.url import DatabaseTarget
-from sidecar.timeutil import to_db
 from sidecar.errors import NotFound
 from sidecar.governance import ladders, store
 from sidecar.governance.ladders import reapply_defaults_for_pool
 from sidecar.governance.models import ReapplyOutcome, TransitionType
 from sidecar.governance.service import GovernanceService
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from sidecar.storage.url import DatabaseTarget
+from sidecar.timeutil import to_db
 from tests.support.governance import (
     NO_DEFAULT_LADDER,
     catalog_ids,
@@ -114,7 +113,9 @@ async def test_downgrade_brings_a_pool_from_a_higher_rank_back_to_rank_zero(data
         assert await store.pool_entitlements(db.reader, pool_id) == PUBLIC
 
 
-async def test_end_without_a_default_ladder_records_one_end_and_creates_nothing_else(database_target: DatabaseTarget) -> None:
+async def test_end_without_a_default_ladder_records_one_end_and_creates_nothing_else(
+    database_target: DatabaseTarget,
+) -> None:
     async with open_db(database_target) as db:
         service, pool_id = await signed_in_pool(db)
         await service.load_catalog(NO_DEFAULT_LADDER)
@@ -170,7 +171,9 @@ async def test_reapply_on_a_pool_already_on_its_default_plan_writes_nothing(data
         assert await snapshot(db) == before
 
 
-async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_transition(database_target: DatabaseTarget) -> None:
+async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_transition(
+    database_target: DatabaseTarget,
+) -> None:
     async with open_db(database_target) as db:
         service, pool_id = await signed_in_pool(db)
         await service.load_catalog({"governance": {"ladders": {"core": ["team-tier"]}}})
@@ -181,7 +184,9 @@ async def test_a_catalog_whose_rank_zero_changed_is_regranted_without_a_rank_tra
 
 
 @pytest.mark.parametrize("scenario", ["initiate", "downgrade", "end"])
-async def test_the_callers_rollback_undoes_everything_reapply_wrote(database_target: DatabaseTarget, scenario: str) -> None:
+async def test_the_callers_rollback_undoes_everything_reapply_wrote(
+    database_target: DatabaseTarget, scenario: str
+) -> None:
     class CallerFailed(Exception):
         pass
 
@@ -210,7 +215,9 @@ async def test_reapply_for_an_unknown_pool_is_not_found(database_target: Databas
             await reapply(db, "rpl_missing")
 
 
-async def test_every_grant_locks_the_pool_before_writing(database_target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_grant_locks_the_pool_before_writing(
+    database_target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     real_lock, real_grant = store.lock_pool, store.insert_grant
 
@@ -272,11 +279,10 @@ async def test_a_grant_waits_for_the_pool_lock_another_sidecar_holds(database_ta
             order.append("b reapplied")
 
         with anyio.fail_after(20):
-            async with anyio.create_task_group() as tg:
-                async with a.transaction() as conn:
-                    assert await store.lock_pool(conn, pool_id) is not None
-                    tg.start_soon(reapply_on_b)
-                    await anyio.sleep(0.5)
-                    order.append("a commits")
+            async with anyio.create_task_group() as tg, a.transaction() as conn:
+                assert await store.lock_pool(conn, pool_id) is not None
+                tg.start_soon(reapply_on_b)
+                await anyio.sleep(0.5)
+                order.append("a commits")
         assert order == ["a commits", "b reapplied"]
         assert await store.pool_entitlements(a.reader, pool_id) == PUBLIC

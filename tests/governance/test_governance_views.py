@@ -6,23 +6,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sidecar.storage.database import Database
-from sidecar.storage.url import DatabaseTarget
 from sidecar.errors import AccessDenied, CapacityReached, NotAuthenticated
 from sidecar.governance import store
 from sidecar.governance.ladders import new_id
 from sidecar.governance.models import FullHome, SoloHome, TransitionType
 from sidecar.governance.service import GovernanceChangeReason, GovernanceService
 from sidecar.pool.service import PoolLimits, PoolService
-from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.database import Database
+from sidecar.storage.url import DatabaseTarget
 from tests.support.governance import (
-    NOW,
     NO_DEFAULT_LADDER,
+    NOW,
     Clock,
     claims,
     make_service,
@@ -36,6 +34,7 @@ pytestmark = pytest.mark.anyio
 
 def world_now() -> datetime:
     return NOW + timedelta(hours=1)  # after the rows first sign-in made at NOW
+
 
 PUBLIC = {"scratchOrgs.maxActive": 4, "scratchOrgs.maxDurationDays": 7}
 

@@ -124,9 +124,7 @@ async def test_masking_split_over_stdio_sf_run(home: Path, tmp_path: Path) -> No
             await sc.call("org:claim", "agent-1")
             done = await sc.call("sf:run", {"agentId": "agent-1", "args": ["data", "query"]})
             assert done["exitCode"] == 0
-    shown = "".join(
-        m["params"]["data"] for m in sc.notifications if m["method"] == "terminal:output"
-    )
+    shown = "".join(m["params"]["data"] for m in sc.notifications if m["method"] == "terminal:output")
     assert "done\n" in shown
     assert "SPLITSECRET1" not in shown and "SPLITSECRET2" not in shown, shown[-200:]
     assert "SPLITSECRET" not in json.dumps(sc.messages)

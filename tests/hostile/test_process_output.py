@@ -71,9 +71,12 @@ async def test_process_capture_just_under_the_bound_is_kept(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV, signal.SIGINT])
 async def test_process_sf_killed_by_a_signal_names_the_signal(home: Path, tmp_path: Path, sig: signal.Signals) -> None:
-    sf = script(tmp_path, f'sys.stdout.write("{{\\"status\\": 0, "); sys.stdout.flush()\n'
-                          f"if {int(sig)} != signal.SIGKILL: signal.signal({int(sig)}, signal.SIG_DFL)\n"
-                          f"os.kill(os.getpid(), {int(sig)})")
+    sf = script(
+        tmp_path,
+        f'sys.stdout.write("{{\\"status\\": 0, "); sys.stdout.flush()\n'
+        f"if {int(sig)} != signal.SIGKILL: signal.signal({int(sig)}, signal.SIG_DFL)\n"
+        f"os.kill(os.getpid(), {int(sig)})",
+    )
     async with SidecarProcess.start(home, settings={"orgPool": {"sfPath": sf}}) as sc:
         with anyio.fail_after(30):
             with pytest.raises(RpcError) as caught:

@@ -31,9 +31,7 @@ BEYOND = [1e300, -1e300, 1e-6, True, False, "5", None, [], {}, 2**63, -(2**63)]
 
 
 def test_settings_bounds_cover_every_number_setting() -> None:
-    numbers = {
-        name for name, info in OrgPoolSettings.model_fields.items() if info.annotation in (int, float)
-    }
+    numbers = {name for name, info in OrgPoolSettings.model_fields.items() if info.annotation in (int, float)}
     assert numbers == set(BOUNDS)
 
 
@@ -57,7 +55,9 @@ def test_settings_number_at_its_bounds_is_used(tmp_path: Path, key: str) -> None
 def test_settings_number_beyond_its_bounds_is_invalid_and_falls_back(tmp_path: Path, key: str) -> None:
     low, high, below, above = BOUNDS[key]
     default = OrgPoolSettings.model_fields[key].default
-    in_range = [v for v in BEYOND if type(v) in (int, float) and low <= v <= high and (key not in INTEGER_KEYS or v % 1 == 0)]
+    in_range = [
+        v for v in BEYOND if type(v) in (int, float) and low <= v <= high and (key not in INTEGER_KEYS or v % 1 == 0)
+    ]
     for value in [below, above, *(v for v in BEYOND if v not in in_range or type(v) is bool)]:
         settings, errors = load(tmp_path, key, value)
         assert errors == [f"orgPool.{key}"], (value, errors)
@@ -97,7 +97,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def test_settings_refresh_interval_1e_6_does_not_spin_a_core(home: Path, fake_sf: FakeSf) -> None:
-    async with SidecarProcess.start(home, settings=fake_sf.settings(refreshIntervalSeconds=1e-6), env=fake_sf.env) as sc:
+    async with SidecarProcess.start(
+        home, settings=fake_sf.settings(refreshIntervalSeconds=1e-6), env=fake_sf.env
+    ) as sc:
         with anyio.fail_after(20):
             health = await sc.call("sidecar:health")
             assert [e["key"] for e in health["settings"]["errors"]] == ["orgPool.refreshIntervalSeconds"]

@@ -21,7 +21,9 @@ from tests.support.harness import SidecarProcess
 
 pytestmark = pytest.mark.anyio
 
-GOOD_TEXT = json.dumps({"orgPool": {"maxOrgs": 2, "devHub": "hub@example.com"}, "appearance": {"theme": "café"}}, ensure_ascii=False)
+GOOD_TEXT = json.dumps(
+    {"orgPool": {"maxOrgs": 2, "devHub": "hub@example.com"}, "appearance": {"theme": "café"}}, ensure_ascii=False
+)
 
 
 def write_bytes(data: bytes) -> Callable[[Path], None]:
@@ -141,7 +143,9 @@ async def test_settings_file_broken_while_running_keeps_the_last_good_settings(
                 (home / "settings.json").rmdir()
             else:
                 (home / "settings.json").unlink()
-            (home / "settings.json").write_text(json.dumps({**settings, "orgPool": {**settings["orgPool"], "maxOrgs": 3}}))
+            (home / "settings.json").write_text(
+                json.dumps({**settings, "orgPool": {**settings["orgPool"], "maxOrgs": 3}})
+            )
             while (await sc.call("org:status"))["maxOrgs"] != 3:
                 await anyio.sleep(0.1)
             assert settings_error(await sc.call("sidecar:health")) is None

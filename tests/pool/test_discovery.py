@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import anyio
-
 import pytest
 
 from tests.support.fakesf import FakeSf, scratch_org

@@ -236,9 +236,14 @@ async def test_status_counts_an_org_past_expiry_as_expired_before_refresh(pool: 
 
 @pytest.mark.parametrize(
     "available, max_orgs, label, level",
-    [(0, 4, "Orgs: 0/4 available", "red"), (1, 4, "Orgs: 1/4 available", "yellow"),
-     (2, 4, "Orgs: 2/4 available", "green"), (2, 8, "Orgs: 2/8 available", "yellow"),
-     (3, 8, "Orgs: 3/8 available", "green"), (1, 1, "Orgs: 1/1 available", "yellow")],
+    [
+        (0, 4, "Orgs: 0/4 available", "red"),
+        (1, 4, "Orgs: 1/4 available", "yellow"),
+        (2, 4, "Orgs: 2/4 available", "green"),
+        (2, 8, "Orgs: 2/8 available", "yellow"),
+        (3, 8, "Orgs: 3/8 available", "green"),
+        (1, 1, "Orgs: 1/1 available", "yellow"),
+    ],
 )
 def test_indicator(available: int, max_orgs: int, label: str, level: str) -> None:
     from sidecar.pool.models import PoolStatus

@@ -62,7 +62,9 @@ class Runner:
     def __init__(self, sc: SidecarProcess, fake: FakeSf, worktree: Path) -> None:
         self.sc, self.fake, self.worktree = sc, fake, worktree
 
-    async def provision(self, *, success: bool = True, exact: bool = True) -> tuple[dict[str, Any], list[list[str]], str]:
+    async def provision(
+        self, *, success: bool = True, exact: bool = True
+    ) -> tuple[dict[str, Any], list[list[str]], str]:
         before = len(self.fake.calls())
         pane_before = len(terminal_text(self.sc, "a1"))
         result = await self.sc.call("agent:provision", config("a1", self.worktree), timeout=60)
@@ -119,7 +121,8 @@ async def test_every_sequence_of_provisions_leaves_the_org_equal_to_the_worktree
         third, argvs, pane = await run.provision()
         assert len(argvs) == 1
         assert sorted(source_dirs(argvs[0])) == sorted(
-            str((wt / CLASSES / n).resolve()) for n in ("Service1.cls", "Service2.cls", "Fresh.cls", "Fresh.cls-meta.xml")
+            str((wt / CLASSES / n).resolve())
+            for n in ("Service1.cls", "Service2.cls", "Fresh.cls", "Fresh.cls-meta.xml")
         )
         assert f"Delta deploy: 4 files changed since {head[:7]}" in pane
         assert third["org"]["deployedCommit"] == git(wt, "rev-parse", "HEAD").strip()
@@ -170,7 +173,9 @@ async def test_every_fallback_case_deploys_in_full_and_says_why(
             (wt / CLASSES / "Service3.cls").rename(wt / CLASSES / "Renamed.cls")
             (wt / CLASSES / "Service3.cls-meta.xml").rename(wt / CLASSES / "Renamed.cls-meta.xml")
         elif case == "project":
-            (wt / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "force-app", "default": true}], "x": 1}')
+            (wt / "sfdx-project.json").write_text(
+                '{"packageDirectories": [{"path": "force-app", "default": true}], "x": 1}'
+            )
         elif case == "scratch-def":
             (wt / "config" / "project-scratch-def.json").write_text('{"orgName": "QA2", "edition": "Developer"}')
         elif case in ("not-ancestor", "missing-commit"):
@@ -256,9 +261,7 @@ async def test_a_hydrated_org_whose_hydration_failed_is_never_claimed(
     assert wt.is_dir()
 
 
-async def test_a_hydrated_pool_org_deploys_only_the_agents_change(
-    home: Path, tmp_path: Path, fake_sf: FakeSf
-) -> None:
+async def test_a_hydrated_pool_org_deploys_only_the_agents_change(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     repo, wt = project(tmp_path)
     fake_sf.write(fake_state())
     settings = fake_sf.settings(

@@ -16,8 +16,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sidecar.storage.database import Database, open_target
-from sidecar.storage.url import DatabaseTarget
 from sidecar.devtools.client import SidecarProcess
 from sidecar.handlers.notifications import Notifications
 from sidecar.pool.service import PoolLimits, PoolService
@@ -27,10 +25,11 @@ from sidecar.provisioning.owner import OWNER_ENV, Owner, reap_group, stale_after
 from sidecar.provisioning.service import ProvisioningService
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.storage.database import SqliteDatabase
+from sidecar.storage.database import Database, open_target
+from sidecar.storage.url import DatabaseTarget
 from sidecar.wiremodel import WireModel
-from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 from tests.support.fakesf import FakeSf, scratch_org
+from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 from tests.support.provisioning import (
     config,
     fake_state,
@@ -139,7 +138,9 @@ async def world(tmp_path: Path, target: DatabaseTarget) -> AsyncIterator[World]:
         await db.close()
 
 
-async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(tmp_path: Path, database_target: DatabaseTarget) -> None:
+async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(
+    tmp_path: Path, database_target: DatabaseTarget
+) -> None:
     async with world(tmp_path, database_target) as w:
         peer = Owner(host="other-host", pid=4242, token="peer")
         await w.add_run("run_peer", "a1", peer)
@@ -160,7 +161,9 @@ async def test_sweep_takes_a_peers_run_only_once_its_heartbeat_is_stale(tmp_path
         assert await w.service.sweep() == [] and len(w.notes) == 1
 
 
-async def test_sweep_takes_a_dead_local_owners_run_at_once_but_not_a_live_ones(tmp_path: Path, database_target: DatabaseTarget) -> None:
+async def test_sweep_takes_a_dead_local_owners_run_at_once_but_not_a_live_ones(
+    tmp_path: Path, database_target: DatabaseTarget
+) -> None:
     async with world(tmp_path, database_target) as w:
         await w.add_run("run_dead", "a1", Owner(host=HERE, pid=dead_pid(), token="dead"))
         await w.add_run("run_live", "a2", Owner(host=HERE, pid=os.getppid(), token="live"))

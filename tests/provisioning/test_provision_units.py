@@ -89,19 +89,39 @@ def test_settings_paths_must_stay_inside_the_worktree(tmp_path: Path) -> None:
 
 def test_deploy_failures_in_both_shapes() -> None:
     wt = Path("/w")
-    one = {"fullName": "A", "componentType": "ApexClass", "fileName": "classes/A.cls", "problem": "Boom",
-           "lineNumber": "3", "columnNumber": "9"}
-    as_object = {"details": {"componentFailures": one}, "files": [
-        {"fullName": "A", "type": "ApexClass", "state": "Failed", "filePath": "/w/force-app/classes/A.cls"}]}
+    one = {
+        "fullName": "A",
+        "componentType": "ApexClass",
+        "fileName": "classes/A.cls",
+        "problem": "Boom",
+        "lineNumber": "3",
+        "columnNumber": "9",
+    }
+    as_object = {
+        "details": {"componentFailures": one},
+        "files": [{"fullName": "A", "type": "ApexClass", "state": "Failed", "filePath": "/w/force-app/classes/A.cls"}],
+    }
     assert results.deploy_failures(as_object, wt) == ["ApexClass A (force-app/classes/A.cls:3:9): Boom"]
     as_array = {"details": {"componentFailures": [one, {**one, "fullName": "B", "fileName": "classes/B.cls"}]}}
     assert results.deploy_failures(as_array, wt) == [
-        "ApexClass A (classes/A.cls:3:9): Boom", "ApexClass B (classes/B.cls:3:9): Boom"
+        "ApexClass A (classes/A.cls:3:9): Boom",
+        "ApexClass B (classes/B.cls:3:9): Boom",
     ]
-    files_only = {"details": {}, "files": [
-        {"fullName": "C", "type": "ApexTrigger", "state": "Failed", "filePath": "/w/t/C.trigger", "error": "Bad (4:2)",
-         "lineNumber": 4, "columnNumber": 2},
-        {"fullName": "D", "type": "ApexClass", "state": "Created", "filePath": "/w/D.cls"}]}
+    files_only = {
+        "details": {},
+        "files": [
+            {
+                "fullName": "C",
+                "type": "ApexTrigger",
+                "state": "Failed",
+                "filePath": "/w/t/C.trigger",
+                "error": "Bad (4:2)",
+                "lineNumber": 4,
+                "columnNumber": 2,
+            },
+            {"fullName": "D", "type": "ApexClass", "state": "Created", "filePath": "/w/D.cls"},
+        ],
+    }
     assert results.deploy_failures(files_only, wt) == ["ApexTrigger C (t/C.trigger:4:2): Bad"]
 
 
@@ -119,9 +139,13 @@ def test_deploy_id_and_human_error_scanners_handle_chunking() -> None:
 
 def test_permset_duplicates_count_as_done() -> None:
     outcome = results.permset_outcome(
-        {"successes": [{"name": "u", "value": "A"}],
-         "failures": [{"name": "u", "message": "Duplicate PermissionSetAssignment: already assigned"},
-                      {"name": "u", "message": 'Permission set "C" not found in target org.'}]},
+        {
+            "successes": [{"name": "u", "value": "A"}],
+            "failures": [
+                {"name": "u", "message": "Duplicate PermissionSetAssignment: already assigned"},
+                {"name": "u", "message": 'Permission set "C" not found in target org.'},
+            ],
+        },
         ["A", "B", "C"],
     )
     assert outcome.assigned == ["A"] and outcome.already == ["B"]

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from sidecar.storage.database import Database
-from sidecar.storage.errors import is_integrity_error
-from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import AGENT_STATUS, RunStateConflict
 from sidecar.provisioning.models import AgentStatus, RunState, StepReport, StepStatus
 from sidecar.provisioning.owner import Owner
+from sidecar.storage.database import Database
+from sidecar.storage.errors import is_integrity_error
+from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
@@ -49,14 +49,24 @@ VERBS: dict[str, Callable[[Any], Awaitable[None]]] = {
 # state before -> verb -> state after (None: RunStateConflict, the row unchanged)
 EXPECTED: dict[RunState, dict[str, RunState | None]] = {
     S.RUNNING: {
-        "progress": S.RUNNING, "park": S.QUEUED, "resume": None,
-        "finish succeeded": S.SUCCEEDED, "finish failed": S.FAILED, "finish cancelled": S.CANCELLED,
-        "interrupt": S.INTERRUPTED, "start": None,
+        "progress": S.RUNNING,
+        "park": S.QUEUED,
+        "resume": None,
+        "finish succeeded": S.SUCCEEDED,
+        "finish failed": S.FAILED,
+        "finish cancelled": S.CANCELLED,
+        "interrupt": S.INTERRUPTED,
+        "start": None,
     },
     S.QUEUED: {
-        "progress": None, "park": None, "resume": S.RUNNING,
-        "finish succeeded": None, "finish failed": S.FAILED, "finish cancelled": S.CANCELLED,
-        "interrupt": S.INTERRUPTED, "start": None,
+        "progress": None,
+        "park": None,
+        "resume": S.RUNNING,
+        "finish succeeded": None,
+        "finish failed": S.FAILED,
+        "finish cancelled": S.CANCELLED,
+        "interrupt": S.INTERRUPTED,
+        "start": None,
     },
     **{
         final: {verb: None for verb in [*VERBS, "interrupt", "start"]}

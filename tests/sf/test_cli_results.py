@@ -23,7 +23,10 @@ def test_deploy_warnings_are_warnings_not_failures() -> None:
     }  # fmt: skip
     assert results.deploy_failures(result, WT) == ["ApexClass B (classes/B.cls:5:2): Boom"]
     assert results.deploy_warnings(result, WT) == ["ApexClass A (classes/A.cls:3:1): Unused"]
-    only_warning = {"details": {"componentFailures": {**result["details"]["componentFailures"][0]}}, "files": result["files"]}
+    only_warning = {
+        "details": {"componentFailures": {**result["details"]["componentFailures"][0]}},
+        "files": result["files"],
+    }
     assert results.deploy_failures(only_warning, WT) == []  # nor read back from files[]
 
 

@@ -72,7 +72,9 @@ async def _every_line_the_sidecar_ran(home: Path, worktree: Path, fake_sf: FakeS
 
 
 @pytest.mark.anyio
-async def test_every_line_of_a_full_run_with_every_optional_setting(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+async def test_every_line_of_a_full_run_with_every_optional_setting(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
     worktree = make_worktree(tmp_path / "wt")
     fake_sf.write(fake_state())
     seen = await _every_line_the_sidecar_ran(

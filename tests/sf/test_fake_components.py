@@ -62,8 +62,13 @@ class Project:
         for source in sources:
             argv += ["--source-dir", source]
         return subprocess.Popen(
-            argv, cwd=self.root, env={**os.environ, "SF_FAKE_STATE": str(self.state_path)},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            argv,
+            cwd=self.root,
+            env={**os.environ, "SF_FAKE_STATE": str(self.state_path)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
 
 
@@ -87,7 +92,10 @@ def test_a_full_deploy_leaves_the_org_holding_the_source_tree(project: Project) 
     [
         (f"{CLASSES}/Util.cls", [f"{CLASSES}/Util.cls", f"{CLASSES}/Util.cls-meta.xml"]),
         (f"{CLASSES}/Util.cls-meta.xml", [f"{CLASSES}/Util.cls", f"{CLASSES}/Util.cls-meta.xml"]),
-        (f"{BUNDLE}/greeting.js", [f"{BUNDLE}/greeting.html", f"{BUNDLE}/greeting.js", f"{BUNDLE}/greeting.js-meta.xml"]),
+        (
+            f"{BUNDLE}/greeting.js",
+            [f"{BUNDLE}/greeting.html", f"{BUNDLE}/greeting.js", f"{BUNDLE}/greeting.js-meta.xml"],
+        ),
     ],
 )
 def test_one_file_resolves_to_its_whole_component(project: Project, given: str, expected: list[str]) -> None:
@@ -119,7 +127,9 @@ def test_deploys_add_and_replace_components_and_never_remove_one(project: Projec
 
 def test_failed_deploys_record_nothing_and_partial_ones_leave_the_failures_out(project: Project) -> None:
     state = project.state()
-    project.state_path.write_text(json.dumps({**state, "scenarios": {"project deploy start": ["fail-array", "partial"]}}))
+    project.state_path.write_text(
+        json.dumps({**state, "scenarios": {"project deploy start": ["fail-array", "partial"]}})
+    )
     code, _ = project.deploy("force-app")
     assert code == 1 and project.held() == {}
     code, document = project.deploy("force-app")

@@ -43,7 +43,10 @@ async def test_five_sidecars_migrate_one_empty_database_at_once(postgres_url: st
                 await db.close()
     assert applied == [[v for v, _, _ in postgres_migrations()]]
     assert [t["name"] for t in tables] == [
-        "billing.accounts", "billing.plan_ladder_tiers", "billing.plan_ladders", "billing.products"
+        "billing.accounts",
+        "billing.plan_ladder_tiers",
+        "billing.plan_ladders",
+        "billing.products",
     ]
 
 

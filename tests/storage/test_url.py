@@ -13,7 +13,9 @@ SECRET = "s3cr:et@pw"
 
 def test_flag_beats_environment_beats_sqlite(tmp_path: Path) -> None:
     env = {"SWEATSHOP_DATABASE_URL": "postgresql://env@db.example/team"}
-    assert choose_database(tmp_path, "postgres://flag@db.example/team", env).masked() == "postgres://flag@db.example/team"
+    assert (
+        choose_database(tmp_path, "postgres://flag@db.example/team", env).masked() == "postgres://flag@db.example/team"
+    )
     assert choose_database(tmp_path, None, env).masked() == "postgresql://env@db.example/team"
     default = choose_database(tmp_path, None, {})
     assert (default.engine, default.path) == (Engine.SQLITE, tmp_path / "sidecar.db")
@@ -23,10 +25,14 @@ def test_flag_beats_environment_beats_sqlite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "url, shown",
     [
-        ("postgresql://team:hunter2@db.example:5432/pool?sslmode=require",
-         "postgresql://team:****@db.example:5432/pool?sslmode=require"),
-        ("postgres://team@/pool?host=/run/postgresql&password=hunter2&port=5433",
-         "postgres://team@/pool?host=/run/postgresql&password=****&port=5433"),
+        (
+            "postgresql://team:hunter2@db.example:5432/pool?sslmode=require",
+            "postgresql://team:****@db.example:5432/pool?sslmode=require",
+        ),
+        (
+            "postgres://team@/pool?host=/run/postgresql&password=hunter2&port=5433",
+            "postgres://team@/pool?host=/run/postgresql&password=****&port=5433",
+        ),
         ("postgresql://team@db.example/pool", "postgresql://team@db.example/pool"),
         ("postgresql://a:b:c@d@host/db", "postgresql://a:****@host/db"),
     ],

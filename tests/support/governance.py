@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sidecar.storage.database import Database, SqliteDatabase, open_target
-from sidecar.storage.url import DatabaseTarget, Engine
-from sidecar.timeutil import to_db
 from sidecar.governance import store
 from sidecar.governance.ladders import grant_tier
 from sidecar.governance.models import SYSTEM, Claims
 from sidecar.governance.service import GovernanceService
 from sidecar.governance.store import LadderRef
+from sidecar.storage.database import Database, SqliteDatabase, open_target
+from sidecar.storage.url import DatabaseTarget, Engine
+from sidecar.timeutil import to_db
 
 ISSUER = "https://login.example.com"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
