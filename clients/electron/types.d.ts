@@ -366,6 +366,7 @@ export interface SfRunParams {
 
 export interface SfRunResult {
   exitCode: number;
+  signal: string | null;
   result: unknown;
 }
 

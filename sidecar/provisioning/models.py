@@ -114,6 +114,8 @@ class SfRunParams(WireModel):
 
 class SfRunResult(WireModel):
     exit_code: int
+    # The signal that ended the command ("SIGKILL"), when one did; exitCode is then minus its number.
+    signal: str | None = None
     # The parsed JSON document the CLI printed when `--json` was asked (secrets masked), else null.
     result: Any = None
 

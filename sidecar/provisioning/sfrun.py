@@ -258,7 +258,7 @@ class SfRunner:
                     except ValueError:
                         document = None
                     await section.write("stdout", text if text.endswith("\n") or not text else text + "\n")
-                return SfRunResult(exit_code=done.exit_code, result=document)
+                return SfRunResult(exit_code=done.exit_code, signal=done.signal_name, result=document)
             why = entry.stop_reason or "the agent was stopped"
             raise Cancelled(f"sf:run for agent {agent_id!r} was cancelled: {why}", agentId=agent_id)
         finally:

@@ -334,3 +334,31 @@ async def test_concurrent_sf_runs_per_agent_are_bounded(home: Path, fake_sf: Fak
             while processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
                 await anyio.sleep(0.05)
         assert outcome["error"].kind == "CANCELLED"
+
+
+@pytest.mark.anyio
+async def test_sf_run_killed_by_a_signal_names_it(home: Path, fake_sf: FakeSf) -> None:
+    """Issue 8 item 18: a signal-killed `sf` is reported naming the signal, not only as exit code -9."""
+    import os
+    import signal
+
+    fake_sf.write({"orgs": [scratch_org("mine")], "noise": False, "scenarios": {"org list limits": "hang"}})
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
+        await sc.call("org:register", "mine")
+        await sc.call("org:claim", "a1")
+        outcome: dict = {}
+
+        async def run() -> None:
+            outcome["result"] = await sc.call(
+                "sf:run", {"agentId": "a1", "args": ["org", "list", "limits"]}, timeout=20
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            with anyio.fail_after(10):
+                while not _sf_commands(fake_sf, sc):
+                    await anyio.sleep(0.05)
+            (pid,) = _sf_commands(fake_sf, sc)
+            os.kill(pid, signal.SIGKILL)
+        assert outcome["result"]["exitCode"] == -signal.SIGKILL
+        assert outcome["result"]["signal"] == "SIGKILL"
