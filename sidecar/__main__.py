@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         exits = group.subgroup(SystemExit)
         if exits is None:
             raise
-        while isinstance(exits, BaseExceptionGroup):
-            exits = exits.exceptions[0]
-        raise exits from None
+        first: BaseException = exits
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ EXIT_DATABASE_UNAVAILABLE = 3
 DATABASE_RETRY_SECONDS = (1.0, 30.0)
 
 
-async def retrying(name: str, task: Callable[[], Awaitable[None]]) -> None:
+async def retrying(name: str, task: Callable[[], Awaitable[object]]) -> None:
     """Run a background task; when the database is unavailable (busy past its wait), try again, never exit."""
     pause, longest = DATABASE_RETRY_SECONDS
     while True:

@@ -102,9 +102,15 @@ class Database:
         where = str(self.path)
         text = str(exc)
         if isinstance(exc, TimeoutError) or "locked" in text or "busy" in text:
-            return f"cannot open the database {where}: another process held it locked for more than {BUSY_TIMEOUT_MS // 1000} s"
+            return (
+                f"cannot open the database {where}: another process held it locked for more than"
+                f" {BUSY_TIMEOUT_MS // 1000} s"
+            )
         if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
-            return f"cannot open the database {where}: the file is corrupt ({text}); move it aside to start with an empty one"
+            return (
+                f"cannot open the database {where}: the file is corrupt ({text});"
+                " move it aside to start with an empty one"
+            )
         if "readonly" in text or "read-only" in text:
             return f"cannot open the database {where}: it is read-only ({text})"
         if os.path.isdir(self.path):

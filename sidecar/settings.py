@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # OverflowError from `minRemainingHours: 1e300`, a core spinning at `refreshIntervalSeconds: 1e-6`). Strict, so a
 # `true` or a `"5"` is reported rather than read as 1 or 5; never NaN or infinity. The README and protocol.md list
 # these bounds; `tests/hostile/test_settings_bounds.py` walks each one at its edges and beyond.
-_NUMBER = {"strict": True, "allow_inf_nan": False}
+_NUMBER: dict[str, Any] = {"strict": True, "allow_inf_nan": False}
 
 # The largest settings file read: the app's settings are a few KiB; anything this big is not one.
 MAX_FILE_BYTES = 1024 * 1024

@@ -65,7 +65,7 @@ async def test_edits_take_effect_without_a_restart(home: Path, fake_sf: FakeSf) 
         assert (await sc.call("org:status"))["maxOrgs"] == 2
         (home / "settings.json").write_text(json.dumps(fake_sf.settings(maxOrgs=7)))
         with anyio.fail_after(10):
-            while (await sc.call("org:status"))["maxOrgs"] != 7:  # noqa: ASYNC110 - polls another process's answers
+            while (await sc.call("org:status"))["maxOrgs"] != 7:
                 await anyio.sleep(0.2)
 
 

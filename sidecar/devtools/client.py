@@ -118,7 +118,7 @@ class Peer:
         self,
         method: str,
         predicate: Callable[[Any], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a budget for the whole call, not a cancel scope the caller could use instead
         start: int = 0,
     ) -> Message:
         def match(m: Any) -> bool:

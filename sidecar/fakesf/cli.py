@@ -75,8 +75,8 @@ def _run(argv: list[str]) -> int:
     if parsed.command_id is None:
         # oclif's command_not_found hook: a warning and a hint on stderr, exit 127, never a JSON document.
         error = parsed.errors[0]
-        write_stderr(f" ›   Warning: {error.message}\nError: Run sf help for a list of available commands.\n")
-        return error.exit_code
+        write_stderr(f" ›   Warning: {error.message}\nError: Run sf help for a list of available commands.\n")  # noqa: RUF001 - the real CLI's glyph
+        return int(error.exit_code)
     command = registry.BY_ID.get(parsed.command_id)
     if command is None:
         write_stderr(

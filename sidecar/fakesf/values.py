@@ -39,7 +39,10 @@ class ParsedArgs:
         return default if value is None else value
 
 
-def convert(parsed: grammar.Parsed, rules: dict[str, Value]) -> ParsedArgs:
+def convert(
+    parsed: grammar.Parsed,  # type: ignore[name-defined]  # the fake loads sf/grammar.py by path (no venv), so mypy sees a module object
+    rules: dict[str, Value],
+) -> ParsedArgs:
     """The parser's values checked and converted by `rules`; raises FakeSfError (exit 2) like the real flags."""
     args = ParsedArgs(values=dict(parsed.flags), positionals=list(parsed.args))
     for name, rule in rules.items():

@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -122,7 +122,7 @@ def _object_entry(
         return None
     entry, entry_errors = parse_section(model, value, where)
     errors.extend(entry_errors)
-    return entry
+    return cast("Entry | None", entry)
 
 
 def _parse_products(entries: dict[str, Any], errors: list[SettingsError]) -> dict[str, Product]:

@@ -44,34 +44,34 @@ async def _organizations(
         workspaces_by_org.setdefault(row.organization_id, []).append(info)
         workspace_by_id[info.id] = info
     pool_workspaces: dict[str, list[str]] = {}
-    for row in await store.assignments(conn, org_ids):
-        pool_workspaces.setdefault(row.pool_id, []).append(row.workspace_id)
-        if row.workspace_id in workspace_by_id:
-            workspace_by_id[row.workspace_id].pool_ids.append(row.pool_id)
+    for assignment in await store.assignments(conn, org_ids):
+        pool_workspaces.setdefault(assignment.pool_id, []).append(assignment.workspace_id)
+        if assignment.workspace_id in workspace_by_id:
+            workspace_by_id[assignment.workspace_id].pool_ids.append(assignment.pool_id)
     entitlements = await store.entitlements_of_orgs(conn, org_ids)
     pools_by_org: dict[str, list[PoolInfo]] = {}
-    for row in await store.pools(conn, org_ids):
+    for pool in await store.pools(conn, org_ids):
         ladder = (
-            LadderPosition(ladder=row.ladder_key, rank=row.rank, product=row.product_key)
-            if row.ladder_key is not None
+            LadderPosition(ladder=pool.ladder_key, rank=pool.rank, product=pool.product_key)
+            if pool.ladder_key is not None and pool.rank is not None
             else None
         )
-        pools_by_org.setdefault(row.organization_id, []).append(
+        pools_by_org.setdefault(pool.organization_id, []).append(
             PoolInfo(
-                id=row.id,
-                name=row.name,
-                pool_type=row.pool_type,
-                is_auto_managed=row.is_auto_managed,
-                workspace_ids=pool_workspaces.get(row.id, []),
+                id=pool.id,
+                name=pool.name,
+                pool_type=pool.pool_type,
+                is_auto_managed=pool.is_auto_managed,
+                workspace_ids=pool_workspaces.get(pool.id, []),
                 ladder=ladder,
-                entitlements=entitlements.get(row.id, {}),
+                entitlements=entitlements.get(pool.id, {}),
             )
         )
     members_by_org: dict[str, list[MemberInfo]] = {}
     if with_members:
-        for row in await store.members(conn, org_ids):
-            members_by_org.setdefault(row.organization_id, []).append(
-                MemberInfo(person_id=row.person_id, name=row.display_name, email=row.email, role=row.role)
+        for member in await store.members(conn, org_ids):
+            members_by_org.setdefault(member.organization_id, []).append(
+                MemberInfo(person_id=member.person_id, name=member.display_name, email=member.email, role=member.role)
             )
     return [
         OrganizationDetail(

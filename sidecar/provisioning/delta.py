@@ -119,7 +119,7 @@ async def plan_deploy(
     scratch_def: Path,
     recorded: SourceState | None,
     *,
-    timeout: float = GIT_TIMEOUT_SECONDS,
+    timeout: float = GIT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - each git call's own limit
 ) -> Plan:
     """Delta or full deploy of `source_dir` (inside `worktree`) to an org that holds `recorded`."""
     try:
@@ -136,7 +136,11 @@ async def plan_deploy(
 
 
 async def capture(
-    worktree: Path, source_dir: Path, scratch_def: Path, *, timeout: float = GIT_TIMEOUT_SECONDS
+    worktree: Path,
+    source_dir: Path,
+    scratch_def: Path,
+    *,
+    timeout: float = GIT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - each git call's own limit
 ) -> SourceState:
     """The worktree's state now: HEAD, the tree of its files under the source dir, and the configuration hashes.
 
@@ -151,7 +155,7 @@ async def capture(
     with tempfile.TemporaryDirectory(prefix="sweatshop-delta-") as scratch:
         temp_index = Path(scratch) / "index"
         env = {"GIT_INDEX_FILE": str(temp_index)}
-        if index.is_file():  # a copy keeps git's stat cache, so unchanged files are not hashed again
+        if index.is_file():  # noqa: ASYNC240 - one stat of a local file; a copy keeps git's stat cache, so unchanged files are not hashed again
             shutil.copyfile(index, temp_index)
         else:
             await git.run("read-tree", "HEAD", env=env)

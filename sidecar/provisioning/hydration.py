@@ -10,6 +10,7 @@ org records is exactly what an agent's run would have recorded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -81,7 +82,5 @@ async def discard(pool: PoolService, sf: SfClient, org: ScratchOrg, project: Pat
     except NotFound:
         return
     await delete_quietly(sf, org.alias, project, None)
-    try:
+    with contextlib.suppress(NotFound):
         await pool.remove(org.id, force=True)
-    except NotFound:
-        pass

@@ -124,7 +124,10 @@ class LineMasker:
         return [m.span() for pattern, _ in _OPEN for m in pattern.finditer(text) if m.end() > m.start()]
 
     def _safe_cut(self, text: str) -> int:
-        """The largest safe cut at most len - HOLD (0 when there is none): inside no span, after whitespace if can be."""
+        """The largest safe cut at most len - HOLD (0 when there is none).
+
+        The cut falls inside no secret span, and after whitespace where it can.
+        """
         spans = self._spans(text)
         limit = len(text) - self.HOLD
 

@@ -88,7 +88,8 @@ def failed_files(result: Any) -> list[str]:
         for f in result.get("files") or []
         if isinstance(f, dict) and f.get("state") == "Failed" and f.get("filePath")
     ]
-    details = result.get("details") if isinstance(result.get("details"), dict) else {}
+    found = result.get("details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
     raw = details.get("componentFailures")
     entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
     names += [_text(e.get("fileName")) for e in entries if e.get("fileName")]
@@ -97,13 +98,14 @@ def failed_files(result: Any) -> list[str]:
 
 def deploy_warnings(result: Any, worktree: Path) -> list[str]:
     """The deploy's `problemType: "Warning"` messages, one line each: shown, never counted as failures."""
-    details = result.get("details") if isinstance(result, dict) and isinstance(result.get("details"), dict) else {}
+    found = result.get("details") if isinstance(result, dict) else None
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
     raw = details.get("componentFailures")
     entries = [raw] if isinstance(raw, dict) else [e for e in raw or [] if isinstance(e, dict)]
     return [
         mask(
             f"{_text(e.get('componentType')) or 'Component'} {_text(e.get('fullName')) or '(unnamed)'} "
-            f"({_location(_relative(_text(e.get('fileName')), worktree), e.get('lineNumber'), e.get('columnNumber'))}): "
+            f"({_location(_relative(_text(e.get('fileName')), worktree), e.get('lineNumber'), e.get('columnNumber'))}): "  # noqa: E501
             f"{_text(e.get('problem')) or 'a warning without a message'}"
         )
         for e in entries

@@ -2,7 +2,8 @@
 
 Every function takes the connection of the caller's transaction (or the reader), so the service decides what is
 atomic. A run's state changes only through the lifecycle verbs (`start`, `progress`, `park`, `resume`,
-`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text. No row ever holds a frontdoor URL: it is a credential. One SQL text runs on both
+`finish`, `interrupt`), each from the states lifecycle.TRANSITIONS allows. Lists are stored as JSON text.
+No row ever holds a frontdoor URL: it is a credential. One SQL text runs on both
 engines through the `Connection` of sidecar/storage (instants go in as aware datetimes and come back through
 `instant`, whichever form the engine stores). Whatever another sidecar on the same database may change
 between a read and a write is re-checked in the write's WHERE clause, never assumed.
@@ -91,6 +92,14 @@ def _queued(row: Row) -> QueuedRow:
     )
 
 
+def _started(value: Any) -> datetime:
+    """A run's start, which the schema makes NOT NULL."""
+    started = instant(value)
+    if started is None:
+        raise ValueError("a provisioning run row without started_at")
+    return started
+
+
 def _run(row: Row) -> RunRecord:
     return RunRecord(
         run_id=row["id"],
@@ -101,7 +110,7 @@ def _run(row: Row) -> RunRecord:
         errors=json.loads(row["errors"]),
         warnings=json.loads(row["warnings"]),
         steps=[StepReport.model_validate(s) for s in json.loads(row["steps"])],
-        started_at=instant(row["started_at"]),
+        started_at=_started(row["started_at"]),
         ended_at=instant(row["ended_at"]),
     )
 

@@ -146,7 +146,7 @@ class SfClient:
             )
         return parse_envelope(completed.stdout, completed.exit_code, command)
 
-    async def org_list(self, timeout: float) -> object:
+    async def org_list(self, timeout: float) -> object:  # noqa: ASYNC109 - the step's budget: past it the process group is killed
         """The `result` of `sf org list --json`: what discovery reconciles the pool with. `timeout` is the step
         timeout of the settings (orgPool.stepTimeoutMinutes), as for every other step."""
         return (await self.run_json(ORG_LIST_ARGS, timeout=timeout)).result

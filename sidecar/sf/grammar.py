@@ -70,7 +70,7 @@ class Grammar:
         self._ids: dict[str, str] = {}
         self._valid: dict[str, str] = {}
         self._partial: dict[str, set[str]] = {}
-        for command_id, spec in self.commands.items():
+        for command_id in self.commands:
             self._ids.setdefault(command_id, command_id)
         for command_id, spec in self.commands.items():
             for alias in [*spec["aliases"], *spec["hiddenAliases"]]:
@@ -313,7 +313,7 @@ def _validate_args(spec: dict[str, Any], args: list[str], nonexistent: list[str]
     if nonexistent:
         raise _Stop(f"Nonexistent flag{'' if len(nonexistent) == 1 else 's'}: {', '.join(nonexistent)}")
     declared = spec["args"]
-    for a, value in zip(declared, args):
+    for a, value in zip(declared, args, strict=False):
         if a.get("options") and value not in a["options"]:
             raise _Stop(f"Expected {value} to be one of: {', '.join(a['options'])}")
     variadic = any(a.get("multiple") for a in declared)

@@ -72,7 +72,7 @@ async def hung_discover(sc: SidecarProcess) -> AsyncIterator[set[int]]:
 
         tg.start_soon(discover)
         with anyio.fail_after(10):
-            while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child  # noqa: ASYNC110 - polls another process's children
+            while len(descendants(sc.pid)) < 2:  # the fake and its sleeping child
                 await anyio.sleep(0.05)
         yield descendants(sc.pid)
 

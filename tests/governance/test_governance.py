@@ -305,7 +305,7 @@ async def test_the_id_token_stays_in_memory_only(database_target: DatabaseTarget
         await service.sign_in(claims(), id_token=token)
         assert token not in repr(service._session)
         assert token not in service.session().model_dump_json()
-    for file in tmp_path.iterdir():  # noqa: ASYNC240 - a test's own file check
+    for file in tmp_path.iterdir():
         assert token.encode() not in file.read_bytes(), f"the ID token reached {file.name}"
 
 

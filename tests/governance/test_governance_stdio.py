@@ -63,7 +63,7 @@ async def test_sign_in_governs_capacity_and_sign_out_restores_the_settings(home:
         assert again["firstLogin"] is False and again["personId"] == session["personId"]
 
     # Memory only: the token is in no file the sidecar wrote, logs included.
-    for file in home.iterdir():  # noqa: ASYNC240 - a test's own file check
+    for file in home.iterdir():
         assert TOKEN.encode() not in file.read_bytes(), f"the ID token reached {file.name}"
 
 

@@ -68,7 +68,7 @@ def test_settings_number_beyond_its_bounds_is_invalid_and_falls_back(tmp_path: P
 @pytest.mark.parametrize("key", sorted(BOUNDS))
 def test_settings_number_nan_and_infinity_are_invalid(tmp_path: Path, key: str, text: str) -> None:
     path = tmp_path / "settings.json"
-    path.write_text('{"orgPool": {"%s": %s}}' % (key, text))  # Python's json reads these non-JSON words
+    path.write_text('{"orgPool": {"' + key + '": ' + text + "}}")  # Python's json reads these non-JSON words
     settings = load_settings(path)
     assert [e.key for e in settings.errors] == [f"orgPool.{key}"]
     value = getattr(settings.org_pool, key)

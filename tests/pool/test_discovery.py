@@ -105,7 +105,7 @@ async def test_sf_found_on_path_when_not_configured(home: Path, fake_sf: FakeSf)
     env = {**fake_sf.env, "PATH": f"{Path(fake_sf.path).parent}{os.pathsep}{os.environ['PATH']}"}
     async with SidecarProcess.start(home, settings={}, env=env) as sc:
         assert [o["alias"] for o in await sc.call("org:discover")] == ["qa1"]
-        assert (await sc.call("sidecar:health"))["sf"]["path"] == str(Path(fake_sf.path).resolve())  # noqa: ASYNC240 - a test's own file check
+        assert (await sc.call("sidecar:health"))["sf"]["path"] == str(Path(fake_sf.path).resolve())
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ class Pool:
 
 
 @pytest.fixture
-async def pool(database: Database) -> AsyncIterator[Pool]:  # noqa: F811 - the fixture imported above
+async def pool(database: Database) -> AsyncIterator[Pool]:
     db = database
     clock = Clock()
     service = PoolService(db, PoolLimits(max_orgs=3, default_duration_days=7, min_remaining_hours=4), clock=clock)

@@ -222,7 +222,7 @@ def beat_env(fake_sf: FakeSf) -> dict[str, str]:
 async def owner_announced(sc: SidecarProcess) -> None:
     """Wait until the sidecar's provisioning has done its start-up sweep (it logs its ownership after it)."""
     with anyio.fail_after(15):
-        while f"belong to pid {sc.pid} " not in sc.stderr_text():  # noqa: ASYNC110 - polls another process's log
+        while f"belong to pid {sc.pid} " not in sc.stderr_text():
             await anyio.sleep(0.05)
 
 
@@ -245,7 +245,7 @@ async def test_a_second_sidecar_leaves_the_first_ones_live_run_alone(
                     (run,) = await sc.call("provision:runs")
                     assert run["agentId"] == "a1" and run["state"] == "running"
                 with anyio.fail_after(20):
-                    while not outcome:  # noqa: ASYNC110 - polls a sibling task's result
+                    while not outcome:
                         await anyio.sleep(0.05)
                 (run,) = await second.call("provision:runs")
                 assert run["state"] == "succeeded"
@@ -290,7 +290,7 @@ async def test_a_peer_killed_mid_run_is_reported_by_the_survivor_and_its_command
             assert (await survivor.call("org:lease", "a1"))["id"] == pooled["id"]  # still the agent's
             # Stopped by the survivor (zombies, waiting for whoever adopted them, do not count).
             with anyio.fail_after(5):
-                while processes_with(marker, exclude=(survivor.pid,)):  # noqa: ASYNC110 - polls other processes
+                while processes_with(marker, exclude=(survivor.pid,)):
                     await anyio.sleep(0.05)
     finally:
         kill_leftovers(marker)

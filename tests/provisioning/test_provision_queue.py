@@ -198,7 +198,7 @@ async def test_killed_sidecar_mid_run_is_reported_interrupted_on_restart(
             assert "interrupted" in sc.stderr_text()
             # The restart stopped them (killed before the report; zombies awaiting their new parent do not count).
             with anyio.fail_after(2):
-                while processes_with(marker, exclude=(sc.pid,)):  # noqa: ASYNC110 - polls other processes
+                while processes_with(marker, exclude=(sc.pid,)):
                     await anyio.sleep(0.05)
     finally:
         kill_leftovers(marker)  # a safety net should the assertions above fail
@@ -262,7 +262,7 @@ async def test_prewarm_tops_up_within_the_dev_hub_limits(home: Path, tmp_path: P
     )
     async with SidecarProcess.start(home, settings=settings, env=fake_sf.env) as sc:
         with anyio.fail_after(15):
-            while (await sc.call("org:status"))["available"] < 2:  # noqa: ASYNC110 - polls another process's answers
+            while (await sc.call("org:status"))["available"] < 2:
                 await anyio.sleep(0.1)
         await anyio.sleep(1.0)  # the Dev Hub has no active slot left: no third org
         status = await sc.call("org:status")

@@ -115,7 +115,11 @@ def test_lines_the_real_cli_refuses(line: str, message: str) -> None:
         ("project deploy start -d a b -d c", "project:deploy:start", {"source-dir": ["a", "b", "c"]}),
         ("project deploy start --manifest p.xml --test-level RunRelevantTests", "project:deploy:start",
          {"manifest": "p.xml", "test-level": "RunRelevantTests"}),
-        ("org create scratch -f x --no-track-source", "org:create:scratch", {"definition-file": "x", "track-source": False}),
+        (
+            "org create scratch -f x --no-track-source",
+            "org:create:scratch",
+            {"definition-file": "x", "track-source": False},
+        ),
         ("org open --urlonly", "org:open", {"url-only": True}),
         ("org create user -o x username=a@b.c", "org:create:user", {"target-org": "x"}),
     ],

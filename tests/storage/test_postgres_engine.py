@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-async def test_five_sidecars_migrate_one_empty_database_at_once(postgres_url: str) -> None:  # noqa: F811 - the fixture imported above
+async def test_five_sidecars_migrate_one_empty_database_at_once(postgres_url: str) -> None:
     dbs = [PostgresDatabase(parse_database_url(postgres_url), max_size=2) for _ in range(5)]
     applied: list[list[int]] = []
 
@@ -54,7 +54,7 @@ def _service(db: PostgresDatabase, max_orgs: int) -> PoolService:
     return PoolService(db, PoolLimits(max_orgs=max_orgs, default_duration_days=7), clock=lambda: NOW)
 
 
-async def test_three_sidecars_racing_to_register_never_pass_capacity(postgres_url: str) -> None:  # noqa: F811 - the fixture imported above
+async def test_three_sidecars_racing_to_register_never_pass_capacity(postgres_url: str) -> None:
     """Each sidecar has its own pool of connections; 30 registrations race for 4 places."""
     dbs = [PostgresDatabase(parse_database_url(postgres_url), max_size=5) for _ in range(3)]
     outcomes: list[str] = []
@@ -82,7 +82,7 @@ async def test_three_sidecars_racing_to_register_never_pass_capacity(postgres_ur
     assert set(outcomes) == {"ok", "CAPACITY_REACHED"}
 
 
-async def test_hundred_claims_from_three_sidecars_for_four_orgs_give_four_winners(postgres_url: str) -> None:  # noqa: F811 - the fixture imported above
+async def test_hundred_claims_from_three_sidecars_for_four_orgs_give_four_winners(postgres_url: str) -> None:
     dbs = [PostgresDatabase(parse_database_url(postgres_url), max_size=5) for _ in range(3)]
     won: dict[str, str] = {}
     with anyio.fail_after(60):

@@ -57,7 +57,7 @@ async def test_health_shows_the_engine_and_the_masked_url_and_the_password_goes_
 
 
 async def test_a_bad_team_url_stops_the_sidecar_with_a_masked_sentence(tmp_path: Path, postgres_url: str) -> None:
-    head, _, tail = with_password(postgres_url).partition("?")
+    head, _, _ = with_password(postgres_url).partition("?")
     unreachable = f"{head.rsplit('/', 1)[0].replace('@', '@127.0.0.1:1')}/nowhere"  # nothing listens on port 1
     with anyio.fail_after(60):
         process = await anyio.run_process(

@@ -107,7 +107,7 @@ class MemorySidecar(Peer):
         framing: str = "ndjson",
         on_message: Callable[[str, Any], None] | None = None,
     ) -> AsyncIterator[MemorySidecar]:
-        home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test's own file check
+        home.mkdir(parents=True, exist_ok=True)
         if settings is not None:
             (home / "settings.json").write_text(json.dumps(settings), encoding="utf-8")
         sidecar = cls(home, Framing(framing), on_message)
