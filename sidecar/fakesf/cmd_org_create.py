@@ -62,7 +62,10 @@ def org_create_scratch(inv: Invocation) -> int:
         existing.append(org)
         if args.get("set-default"):
             state["defaultOrg"] = org.get("alias") or org["username"]
+        # Scenario: the Dev Hub's words about the signup (unsupported features, settings it ignored).
+        warnings = [str(w) for w in state.get("createWarnings") or []]
     result = _result(org, scratch_org_info_id, args.get("duration-days"), definition)
+    result["warnings"] = warnings
     human = f"Your scratch org is ready.\nUsername: {org['username']}\nOrg ID: {org['orgId']}\n"
     if org.get("alias"):
         human += f"Alias: {org['alias']}\n"

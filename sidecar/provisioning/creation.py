@@ -21,6 +21,7 @@ import anyio
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
 from sidecar.pool.models import ALIAS_PATTERN, Hydration, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
+from sidecar.provisioning.masking import mask
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
 from sidecar.sf.process import OutputSink
@@ -131,6 +132,11 @@ async def create_scratch_org(
             raise DevHubLimit(str(exc.data.get("message") or exc.message)) from None
         raise
     result = envelope.result if isinstance(envelope.result, dict) else {}
+    if sink is not None:
+        # The CLI's words about the signup (a feature the edition lacks, a setting it ignored) go to the pane.
+        said = [*envelope.warnings, *(w for w in result.get("warnings") or [] if isinstance(w, str))]
+        for warning in dict.fromkeys(said):
+            await sink("stderr", mask(f"Warning: {warning}\n"))
     auth = found if isinstance(found := result.get("authFields"), dict) else {}
     username = result.get("username") or auth.get("username")
     if not isinstance(username, str) or not username:

@@ -611,6 +611,9 @@ class Pipeline:
         await self._say(step, results.deploy_summary(result))
         for line in failures:
             await self._say(step, "  " + line)
+        for line in results.deploy_warnings(result, self.paths.worktree):
+            # A component warning is not a failure (the deploy still succeeds); the person sees it in the pane.
+            await self._say(step, "  Warning: " + line)
         if result.get("success") is True:
             if failures:
                 step.status = StepStatus.WARNING

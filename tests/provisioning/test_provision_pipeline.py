@@ -339,3 +339,16 @@ async def test_a_side_by_side_step_timing_out_is_named_and_its_siblings_finish(
         last = statuses(sc, "a1")[-1]
         assert last["status"] == "ERROR" and last["step"] == "data"
         assert processes_with(str(fake_sf.state_path), exclude=(sc.pid,)) == []
+
+
+@pytest.mark.anyio
+async def test_scratch_creation_warnings_are_shown_in_the_pane(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
+    """Issue 9 section 3: the `warnings` of `org create scratch` results reach the terminal pane."""
+    worktree = make_worktree(tmp_path / "wt")
+    state = fake_state()
+    state["createWarnings"] = ["The feature PersonAccounts is not available for this edition and was ignored."]
+    fake_sf.write(state)
+    async with SidecarProcess.start(home, settings=fake_sf.settings(devHub=HUB), env=fake_sf.env) as sc:
+        result = await sc.call("agent:provision", config("a1", worktree), timeout=30)
+        assert result["success"] is True
+        assert "Warning: The feature PersonAccounts is not available" in terminal_text(sc, "a1")
