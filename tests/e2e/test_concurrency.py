@@ -103,7 +103,7 @@ async def test_kill_9_during_claim_traffic_leaves_a_consistent_pool(home: Path, 
                 org = await sc.call("org:claim", agent)
                 acked[agent] = org["id"] if org else None
                 uncertain.discard(agent)
-                await anyio.sleep(0.02 + rng.random() * 0.04)  # idle most of the time, so the kill finds settled agents
+                await anyio.sleep(0.05 + rng.random() * 0.1)  # idle most of the time, so the kill finds settled agents
                 if org is not None:
                     uncertain.add(agent)
                     await sc.call("org:release", org["id"], agent)

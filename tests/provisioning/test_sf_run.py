@@ -240,7 +240,7 @@ async def test_sf_run_over_stdio(home: Path, fake_sf: FakeSf) -> None:
         human = await sc.call(
             "sf:run", {"agentId": "a1", "args": ["limits", "list", "org", "--target-org", own["username"]]}
         )
-        assert human == {"exitCode": 0, "result": None}
+        assert human == {"exitCode": 0, "signal": None, "result": None}
         text = terminal_text(sc, "a1")
         assert f"$ sf org list limits --json --target-org {own['alias']}" in text
         failing = await sc.call(
