@@ -117,12 +117,13 @@ async def run(
                 from sidecar.provisioning.service import ProvisioningService
 
                 governance = GovernanceService(storage, pool)
-                notifications.watch_governance(governance, pool.status)
                 try:
                     await governance.load_catalog(settings.current.raw)
                 except DatabaseUnavailable as exc:  # busy right after start: serve, and load it once the lock is free
                     log.warning("governance catalog not loaded yet: %s", exc.message)
                     tg.start_soon(retrying, "governance catalog", lambda: governance.load_catalog(settings.current.raw))
+                # After the start-up load: the catalog the sidecar starts with is no change to announce.
+                notifications.watch_governance(governance, pool.status)
                 settings.subscribe(governance.on_settings_changed)
                 # While someone is signed in, their pool's entitlements narrow the settings (cached: no query).
                 limits.narrow_with(governance)
