@@ -99,11 +99,6 @@ PROVISIONING_NOTIFICATIONS = [
 ]
 
 
-def all_notifications() -> list[NotificationSpec]:
-    """Every notification the sidecar sends, in protocol.md's order."""
-    return [*ORG_NOTIFICATIONS, *governance_notifications(), *PROVISIONING_NOTIFICATIONS]
-
-
 class Notifications:
     """Subscribes to the services' events and sends each as its notification through `notify`."""
 
