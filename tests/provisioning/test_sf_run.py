@@ -256,15 +256,19 @@ async def test_sf_run_over_stdio(home: Path, fake_sf: FakeSf) -> None:
     assert all(c["configEnv"] == sorted(QUIET_ENV_SF) for c in calls[1:])  # ...an agent's see only the quiet ones
 
 
-def _sf_commands(fake_sf: FakeSf, sc: SidecarProcess) -> list[int]:
-    """The fake `sf` processes of this test (not the `sleep` a hanging one starts a moment later)."""
+def _sf_commands(fake_sf: FakeSf, sc: SidecarProcess, *, having: bytes = b"") -> list[int]:
+    """The fake `sf` processes of this test (not the `sleep` a hanging one starts a moment later).
+
+    `having` narrows them to command lines holding it: the sidecar's own background commands (discovery's
+    `org list` at start) may run beside the one a test started.
+    """
     found = []
     for pid in processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"bin/sf" in cmdline:
+        if b"bin/sf" in cmdline and having in cmdline:
             found.append(pid)
     return found
 
@@ -356,9 +360,9 @@ async def test_sf_run_killed_by_a_signal_names_it(home: Path, fake_sf: FakeSf) -
         async with anyio.create_task_group() as tg:
             tg.start_soon(run)
             with anyio.fail_after(10):
-                while not _sf_commands(fake_sf, sc):
+                while not _sf_commands(fake_sf, sc, having=b"limits"):
                     await anyio.sleep(0.05)
-            (pid,) = _sf_commands(fake_sf, sc)
+            (pid,) = _sf_commands(fake_sf, sc, having=b"limits")
             os.kill(pid, signal.SIGKILL)
         assert outcome["result"]["exitCode"] == -signal.SIGKILL
         assert outcome["result"]["signal"] == "SIGKILL"
