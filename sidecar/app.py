@@ -10,10 +10,11 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
 from sidecar.storage.database import open_target
-from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
+from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, Engine, choose_database
 from sidecar.framing import Framing
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
+from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import LateMethods, bind_methods, make_dispatch
 from sidecar.settings import SettingsStore
@@ -73,7 +74,10 @@ async def run(
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(storage, limits, sf.org_list)
+        holder = LeaseHolder.for_database(
+            storage.engine is Engine.POSTGRES, home, lambda: settings.current.org_pool.machineName
+        )
+        pool = PoolService(storage, limits, sf.org_list, holder=holder)
         notifications.watch_pool(pool)
         methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
 

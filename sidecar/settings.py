@@ -42,6 +42,8 @@ class OrgPoolSettings(BaseModel):
     refreshIntervalSeconds: float = Field(60, gt=0)
     stepTimeoutMinutes: float = Field(30, gt=0)
     createWaitMinutes: int = Field(15, ge=1, le=120)
+    # Shown as ScratchOrg.machineName on the leases this desktop holds in a shared pool (default: the host name).
+    machineName: str | None = Field(None, max_length=100)
 
 
 @dataclass(frozen=True)

@@ -335,6 +335,7 @@ export interface ScratchOrg {
   expiresAt: IsoDateTime | null;
   createdAt: IsoDateTime | null;
   source: OrgSource;
+  machineName: string | null;
 }
 
 export interface SettingsInfo {

@@ -47,6 +47,8 @@ class ScratchOrg(WireModel):
     expires_at: datetime | None = None
     created_at: datetime | None = None
     source: OrgSource
+    # The machine whose agent holds the lease (orgPool.machineName, default its host name); null when not leased.
+    machine_name: str | None = None
 
     def matches(self, target: str) -> bool:
         """An agent may name its org by any of the four identities a person or the CLI uses."""

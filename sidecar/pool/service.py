@@ -26,6 +26,7 @@ from sidecar.errors import (
     OrgLeased,
 )
 from sidecar.pool import store
+from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.discovery import parse_org_list
 from sidecar.pool.models import (
     ALIAS_PATTERN,
@@ -140,8 +141,11 @@ class PoolService:
         limits: LimitsSource,
         list_cli_orgs: CliOrgLister | None = None,
         clock: Clock = utcnow,
+        holder: LeaseHolder | None = None,
     ) -> None:
         self._db = db
+        # This sidecar instance: with the agent id, it names who holds a lease in a pool several machines share.
+        self.holder = holder or LeaseHolder.local()
         self._limits = limits
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
@@ -177,7 +181,7 @@ class PoolService:
 
     async def lease_of(self, agent_id: str) -> ScratchOrg | None:
         check_agent_id(agent_id)
-        org = await store.lease_of(self._db.reader, agent_id)
+        org = await store.lease_of(self._db.reader, agent_id, self.holder.instance_id)
         if org is not None and org.expires_at is not None and org.expires_at <= self._clock():
             return None
         return org
@@ -187,7 +191,7 @@ class PoolService:
         check_agent_id(agent_id)
         if not isinstance(target, str) or not target:
             raise InvalidParams("target must name an org (alias, username, pool id or Salesforce org id)", param="target")
-        org = await store.lease_of(self._db.reader, agent_id)
+        org = await store.lease_of(self._db.reader, agent_id, self.holder.instance_id)
         if org is None:
             raise AccessDenied(f"agent {agent_id!r} holds no org: claim one first", agentId=agent_id, target=target)
         if org.expires_at is not None and org.expires_at <= self._clock():
@@ -235,6 +239,8 @@ class PoolService:
             "login_url": login_url,
             "status": OrgStatus.LEASED.value if lease_to else OrgStatus.AVAILABLE.value,
             "assigned_agent_id": lease_to,
+            "holder_instance": self.holder.instance_id if lease_to else None,
+            "holder_machine": self.holder.machine_name if lease_to else None,
             "leased_at": now if lease_to else None,
             "expires_at": expires_at,
             "created_at": now,
@@ -242,7 +248,7 @@ class PoolService:
         }
         try:
             async with self._db.transaction() as conn:
-                if lease_to is not None and await store.lease_of(conn, lease_to) is not None:
+                if lease_to is not None and await store.lease_of(conn, lease_to, self.holder.instance_id) is not None:
                     raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
         except Exception as exc:
@@ -276,13 +282,14 @@ class PoolService:
         not_before = now + timedelta(hours=self.limits.min_remaining_hours)
         # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
         # for the write lock. The transaction below still decides every claim that could succeed.
-        if not await store.claim_has_work(self._db.reader, agent_id, now, not_before):
+        me = self.holder.instance_id
+        if not await store.claim_has_work(self._db.reader, agent_id, me, now, not_before):
             return None
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
-            org = await store.lease_of(conn, agent_id)
+            org = await store.lease_of(conn, agent_id, me)
             if org is None:
-                org = await store.lease_next(conn, agent_id, now, not_before)
+                org = await store.lease_next(conn, agent_id, me, self.holder.machine_name, now, not_before)
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
@@ -296,6 +303,14 @@ class PoolService:
             org = await store.get(conn, org_id)
             if org is None:
                 raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+            holder = await store.holder_of(conn, org_id)
+            if holder is not None and holder != self.holder.instance_id:
+                raise AccessDenied(
+                    f"org {org.alias!r} is leased by an agent on another machine ({org.machine_name}):"
+                    " only that machine may release it",
+                    orgId=org_id,
+                    machineName=org.machine_name,
+                )
             if agent_id is not None and org.assigned_agent_id != agent_id:
                 raise AccessDenied(
                     f"org {org.alias!r} is not leased to agent {agent_id!r}", orgId=org_id, agentId=agent_id
@@ -311,7 +326,7 @@ class PoolService:
         """Release whatever the agent holds (it finished or was stopped); the freed org's pool id, or None."""
         check_agent_id(agent_id)
         async with self._db.transaction() as conn:
-            org = await store.lease_of(conn, agent_id)
+            org = await store.lease_of(conn, agent_id, self.holder.instance_id)
             released = await store.release(conn, org.id) if org else None
         if released is None:
             return None

@@ -18,10 +18,12 @@ from sidecar.storage.rows import to_model, to_models
 
 COLUMNS = (
     "id, alias, username, sf_org_id, instance_url, login_url, status, assigned_agent_id, leased_at,"
-    " expires_at, created_at, source"
+    " expires_at, created_at, source, holder_machine AS machine_name"
 )
 # Counted against capacity: the orgs that exist for someone to use.
 HOLDING = "status IN ('available', 'leased')"
+# What ending a lease clears, whoever ends it.
+NO_HOLDER = "assigned_agent_id = NULL, holder_instance = NULL, holder_machine = NULL, leased_at = NULL"
 
 
 def _org(row: Row | None) -> ScratchOrg | None:
@@ -53,17 +55,28 @@ async def alias_taken(conn: Connection, alias: str) -> bool:
     return await conn.fetch_one("SELECT 1 FROM scratch_orgs WHERE alias = ?", (alias,)) is not None
 
 
-async def lease_of(conn: Connection, agent_id: str) -> ScratchOrg | None:
-    return _org(await conn.fetch_one(f"SELECT {COLUMNS} FROM scratch_orgs WHERE assigned_agent_id = ?", (agent_id,)))
+async def lease_of(conn: Connection, agent_id: str, holder: str) -> ScratchOrg | None:
+    """The org this instance's agent holds (agent ids are unique per machine only: `holder` is the instance)."""
+    return _org(
+        await conn.fetch_one(
+            f"SELECT {COLUMNS} FROM scratch_orgs WHERE holder_instance = ? AND assigned_agent_id = ?",
+            (holder, agent_id),
+        )
+    )
 
 
-async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> bool:
+async def holder_of(conn: Connection, org_id: str) -> str | None:
+    """The instance holding the org's lease, if it is leased."""
+    return await conn.fetch_val("SELECT holder_instance FROM scratch_orgs WHERE id = ?", (org_id,))
+
+
+async def claim_has_work(conn: Connection, agent_id: str, holder: str, now: datetime, not_before: datetime) -> bool:
     """Whether a claim could change or return anything: an org to lease, the agent's own lease, or one to expire."""
     row = await conn.fetch_one(
-        "SELECT 1 FROM scratch_orgs WHERE assigned_agent_id = ?"
+        "SELECT 1 FROM scratch_orgs WHERE (holder_instance = ? AND assigned_agent_id = ?)"
         " OR (status = 'available' AND expires_at > ?)"
         " OR (status <> 'expired' AND expires_at <= ?) LIMIT 1",
-        (agent_id, not_before, now),
+        (holder, agent_id, not_before, now),
     )
     return row is not None
 
@@ -103,7 +116,9 @@ async def insert_within_capacity(conn: Connection, values: dict[str, Any], capac
     return _org(row)
 
 
-async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> ScratchOrg | None:
+async def lease_next(
+    conn: Connection, agent_id: str, holder: str, machine: str, now: datetime, not_before: datetime
+) -> ScratchOrg | None:
     """Lease the available org that expires first, among those still valid at `not_before`.
 
     On PostgreSQL the candidate is taken `FOR UPDATE SKIP LOCKED`, so a claim never waits behind a peer's claim of
@@ -111,11 +126,12 @@ async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before:
     """
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
+            "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, holder_instance = ?,"
+            " holder_machine = ?, leased_at = ?"
             " WHERE status = 'available' AND id = (SELECT id FROM scratch_orgs WHERE status = 'available'"
             f" AND expires_at > ? ORDER BY expires_at, id LIMIT 1{conn.dialect.skip_locked})"
             f" RETURNING {COLUMNS}",
-            (agent_id, now, not_before),
+            (agent_id, holder, machine, now, not_before),
         )
     )
 
@@ -123,7 +139,7 @@ async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before:
 async def release(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'available', assigned_agent_id = NULL, leased_at = NULL"
+            f"UPDATE scratch_orgs SET status = 'available', {NO_HOLDER}"
             f" WHERE id = ? AND status = 'leased' RETURNING {COLUMNS}",
             (org_id,),
         )
@@ -140,7 +156,7 @@ async def due_for_expiry(conn: Connection, now: datetime) -> list[ScratchOrg]:
 async def mark_expired(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'expired', assigned_agent_id = NULL, leased_at = NULL"
+            f"UPDATE scratch_orgs SET status = 'expired', {NO_HOLDER}"
             f" WHERE id = ? AND status <> 'expired' RETURNING {COLUMNS}",
             (org_id,),
         )
