@@ -78,6 +78,8 @@ async def run(
             storage.engine is Engine.POSTGRES, home, lambda: settings.current.org_pool.machineName
         )
         pool = PoolService(storage, limits, sf.org_list, holder=holder)
+        if holder.shared:  # one capacity for the team, stored in the database (the first sidecar's maxOrgs)
+            await pool.start_team(settings.current.org_pool.maxOrgs)
         notifications.watch_pool(pool)
         methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
 
@@ -106,7 +108,7 @@ async def run(
                         system,
                         AgentHandlers(pool, stop_hooks=[provisioning.stop_agent]),
                         AuthHandlers(governance),
-                        GovernanceHandlers(governance),
+                        GovernanceHandlers(governance, pool),
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
                     ]
                 )

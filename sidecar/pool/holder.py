@@ -25,6 +25,11 @@ class LeaseHolder:
     _machine_name: Callable[[], str | None] = lambda: None
 
     @property
+    def shared(self) -> bool:
+        """Whether the pool is one several machines share (this holder is an instance, not the one desktop)."""
+        return self.instance_id != "local"
+
+    @property
     def machine_name(self) -> str:
         configured = self._machine_name()
         name = configured.strip() if configured else ""

@@ -83,6 +83,8 @@ class SettingsLimits:
     def __init__(self, settings: SettingsStore) -> None:
         self._settings = settings
         self._narrowings: list[Narrowing] = []
+        # A shared pool's stored capacity replaces this machine's maxOrgs (entitlements still narrow it).
+        self.team_max_orgs: int | None = None
 
     def narrow_with(self, narrowing: Narrowing) -> None:
         self._narrowings.append(narrowing)
@@ -90,7 +92,7 @@ class SettingsLimits:
     def current(self) -> PoolLimits:
         cfg = self._settings.current.org_pool
         limits = PoolLimits(
-            max_orgs=cfg.maxOrgs,
+            max_orgs=cfg.maxOrgs if self.team_max_orgs is None else self.team_max_orgs,
             default_duration_days=cfg.defaultDurationDays,
             min_remaining_hours=cfg.minRemainingHours,
         )
@@ -177,7 +179,49 @@ class PoolService:
 
     async def status(self) -> PoolStatus:
         counts = await store.status_counts(self._db.reader, self._clock())
+        await self._refresh_team_capacity()
         return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
+
+    # -- the team's capacity (a pool several machines share) -----------------------------------------------------
+
+    async def start_team(self, settings_max_orgs: int) -> int:
+        """Join a shared pool: its capacity is the one stored in the database, initialised from the first
+        sidecar's `maxOrgs`; from then on this machine's `maxOrgs` no longer counts. The capacity in force."""
+        async with self._db.transaction() as conn:
+            value = await store.init_team_capacity(conn, settings_max_orgs)
+        self._set_team_cache(value)
+        return value
+
+    async def set_team_capacity(self, max_orgs: int) -> PoolStatus:
+        """An operator changes the team's capacity (`governance:setTeamCapacity`). Orgs beyond a lowered capacity
+        stay; no new one is added until the count is below it."""
+        if not isinstance(max_orgs, int) or isinstance(max_orgs, bool) or not 0 <= max_orgs <= 10_000:
+            raise InvalidParams("maxOrgs must be an integer from 0 to 10000", param="maxOrgs")
+        if not self.holder.shared:
+            raise InvalidParams(
+                "the team capacity exists on a shared pool only (start with --database-url); on this desktop set"
+                " orgPool.maxOrgs in settings.json",
+                param="maxOrgs",
+            )
+        async with self._db.transaction() as conn:
+            await store.set_team_capacity(conn, max_orgs)
+        self._set_team_cache(max_orgs)
+        return await self.status()
+
+    async def _limits_in(self, conn: Any) -> PoolLimits:
+        """The limits for a capacity decision in `conn`'s transaction: on a shared pool the team's capacity is read
+        under the pool row's lock first (another machine's operator may have changed it since)."""
+        if self.holder.shared:
+            self._set_team_cache(await store.lock_team_capacity(conn))
+        return self.limits
+
+    async def _refresh_team_capacity(self) -> None:
+        if self.holder.shared:
+            self._set_team_cache(await store.team_capacity(self._db.reader))
+
+    def _set_team_cache(self, value: int | None) -> None:
+        if isinstance(self._limits, SettingsLimits):
+            self._limits.team_max_orgs = value
 
     async def lease_of(self, agent_id: str) -> ScratchOrg | None:
         check_agent_id(agent_id)
@@ -250,6 +294,7 @@ class PoolService:
             async with self._db.transaction() as conn:
                 if lease_to is not None and await store.lease_of(conn, lease_to, self.holder.instance_id) is not None:
                     raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
+                limits = await self._limits_in(conn)
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
         except Exception as exc:
             if not is_integrity_error(exc):
@@ -374,6 +419,7 @@ class PoolService:
         report = DiscoveryReport(registered=[], updated=[], skipped=[])
         changes: list[PoolChange] = []
         async with self._db.transaction() as conn:
+            limits = await self._limits_in(conn)
             for cli in found:
                 alias = cli.alias or cli.username
                 expires_at = cli.expires_at or now + timedelta(days=limits.duration_days())

@@ -97,14 +97,15 @@ async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int,
 
 async def insert_within_capacity(conn: Connection, values: dict[str, Any], capacity: int) -> ScratchOrg | None:
     """The capacity rule, in one place: insert one row unless available plus leased orgs already reach
-    `capacity`; None when full. A new row counts against capacity unless it is born expired.
+    `capacity` (and the team's capacity stored in pool_state, when set); None when full. A new row counts against capacity unless it is born expired.
 
     The count and the insert are one statement inside the caller's write transaction. On SQLite that transaction
     holds the only write lock; on PostgreSQL the pool's row is locked first, so two sidecars cannot both count
     "3 of 4" under READ COMMITTED and both insert.
     """
-    if conn.dialect.for_update:
-        await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    team = await conn.fetch_val(f"SELECT max_orgs FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    if team is not None:  # a shared pool: the team's one number, read under the lock, whatever this machine says
+        capacity = min(capacity, int(team))
     names = list(values)
     placeholders = ", ".join("?" for _ in names)
     row = await conn.fetch_one(
@@ -181,3 +182,26 @@ async def update_details(conn: Connection, org_id: str, fields: dict[str, Any]) 
 
 async def delete(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(await conn.fetch_one(f"DELETE FROM scratch_orgs WHERE id = ? RETURNING {COLUMNS}", (org_id,)))
+
+
+async def team_capacity(conn: Connection) -> int | None:
+    """The team's capacity (pool_state.max_orgs), None on a pool nobody shares."""
+    value = await conn.fetch_val("SELECT max_orgs FROM pool_state WHERE id = 1")
+    return None if value is None else int(value)
+
+
+async def lock_team_capacity(conn: Connection) -> int | None:
+    """Lock the pool's row (PostgreSQL; SQLite's write transaction already serializes) and read the capacity."""
+    value = await conn.fetch_val(f"SELECT max_orgs FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    return None if value is None else int(value)
+
+
+async def init_team_capacity(conn: Connection, max_orgs: int) -> int:
+    """Set the team's capacity unless a sidecar already did (the first one's maxOrgs wins); the value in force."""
+    await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1 AND max_orgs IS NULL", (max_orgs,))
+    return int(await conn.fetch_val("SELECT max_orgs FROM pool_state WHERE id = 1"))
+
+
+async def set_team_capacity(conn: Connection, max_orgs: int) -> None:
+    await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1", (max_orgs,))
