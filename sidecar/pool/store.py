@@ -103,9 +103,9 @@ async def insert_within_capacity(conn: Connection, values: dict[str, Any], capac
     holds the only write lock; on PostgreSQL the pool's row is locked first, so two sidecars cannot both count
     "3 of 4" under READ COMMITTED and both insert.
     """
-    team = await conn.fetch_val(f"SELECT max_orgs FROM pool_state WHERE id = 1{conn.dialect.for_update}")
-    if team is not None:  # a shared pool: the team's one number, read under the lock, whatever this machine says
-        capacity = min(capacity, int(team))
+    team = await lock_team_capacity(conn)
+    if team is not None:  # a shared pool: never above the team's one number, read under the lock
+        capacity = min(capacity, team)
     names = list(values)
     placeholders = ", ".join("?" for _ in names)
     row = await conn.fetch_one(
