@@ -8,7 +8,7 @@ import sys
 
 from bench.common import Report
 
-SUITES = ["bench.pool", "bench.provisioning"]
+SUITES = ["bench.pool", "bench.provisioning", "bench.team"]
 
 
 def main() -> None:
