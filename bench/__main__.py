@@ -8,7 +8,7 @@ import sys
 
 from bench.common import Report
 
-SUITES = ["bench.pool", "bench.provisioning", "bench.qa_ready"]
+SUITES = ["bench.pool", "bench.provisioning", "bench.qa_ready", "bench.team"]
 
 
 def main() -> None:

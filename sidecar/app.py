@@ -12,6 +12,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from sidecar.errors import DatabaseUnavailable
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
+from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import surface
 from sidecar.rpc.dispatch import Dispatcher, LateMethods
@@ -20,7 +21,7 @@ from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
 from sidecar.storage.database import Database, open_target
-from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, choose_database
+from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, Engine, choose_database
 from sidecar.wiremodel import WireModel
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,17 @@ async def run(
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(storage, limits, lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60))
+        holder = LeaseHolder.for_database(
+            storage.engine is Engine.POSTGRES, home, lambda: settings.current.org_pool.machineName
+        )
+        pool = PoolService(
+            storage,
+            limits,
+            lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60),
+            holder=holder,
+        )
+        if holder.shared:  # one capacity for the team, stored in the database (the first sidecar's maxOrgs)
+            await pool.start_team(settings.current.org_pool.maxOrgs)
         notifications.watch_pool(pool)
         surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
 
@@ -138,7 +149,7 @@ async def run(
                         system,
                         AgentHandlers(pool, stop_hooks=[provisioning.stop_agent]),
                         AuthHandlers(governance),
-                        GovernanceHandlers(governance),
+                        GovernanceHandlers(governance, pool),
                         ProvisionHandlers(provisioning, provisioning.sf_runner),
                     ],
                 )

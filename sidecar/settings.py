@@ -56,6 +56,8 @@ class OrgPoolSettings(BaseModel):
     # sf:run commands one agent may have running at once; more are refused with CAPACITY_REACHED (each `sf` is a
     # Node process of ~150 MB: 60 at once made the whole sidecar slow).
     sfRunConcurrency: int = Field(2, ge=1, le=16, **_NUMBER)
+    # Shown as ScratchOrg.machineName on the leases this desktop holds in a shared pool (default: the host name).
+    machineName: str | None = Field(None, max_length=100)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,10 @@ export interface GovernanceReapplyDefaultsParams {
   poolId: string;
 }
 
+export interface GovernanceSetTeamCapacityParams {
+  maxOrgs: number;
+}
+
 export interface Health {
   version: string;
   protocolVersion: string;
@@ -342,6 +346,7 @@ export interface ScratchOrg {
   source: OrgSource;
   deployedCommit: string | null;
   hydration: Hydration | null;
+  machineName: string | null;
 }
 
 export interface SettingsInfo {
@@ -562,6 +567,13 @@ export interface SidecarMethods {
     namedParams: GovernanceReapplyDefaultsParams;
     result: ReapplyOutcome;
     errors: "INVALID_PARAMS" | "NOT_AUTHENTICATED" | "ACCESS_DENIED" | "NOT_FOUND";
+  };
+  /** Operators only: the capacity of the pool the team shares (available + leased + creations under way), stored in the database for every sidecar; entitlements still narrow it. Errors: INVALID_PARAMS, NOT_AUTHENTICATED, ACCESS_DENIED. */
+  "governance:setTeamCapacity": {
+    params: [maxOrgs: number];
+    namedParams: GovernanceSetTeamCapacityParams;
+    result: PoolStatus;
+    errors: "INVALID_PARAMS" | "NOT_AUTHENTICATED" | "ACCESS_DENIED";
   };
   /** A fresh single-use frontdoor URL for the agent's own org (after a queued run finished by itself). Errors: INVALID_PARAMS, ACCESS_DENIED, SF_UNAVAILABLE, SF_FAILED, TIMEOUT. */
   "agent:loginUrl": {

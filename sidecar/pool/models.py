@@ -60,6 +60,8 @@ class ScratchOrg(WireModel):
     deployed_commit: str | None = None
     # Pre-warm's hydration: None (not hydrated), hydrating, failed (never claimed) or ready.
     hydration: Hydration | None = None
+    # The machine whose agent holds the lease (orgPool.machineName, default its host name); null when not leased.
+    machine_name: str | None = None
 
     def matches(self, target: str) -> bool:
         """An agent may name its org by any of the four identities a person or the CLI uses."""

@@ -25,6 +25,7 @@ from sidecar.errors import (
 from sidecar.events import Listeners
 from sidecar.pool import store
 from sidecar.pool.discovery import parse_org_list, vanished_and_due
+from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.models import (
     ALIAS_PATTERN,
     ChangeReason,
@@ -84,6 +85,8 @@ class SettingsLimits:
     def __init__(self, settings: SettingsStore) -> None:
         self._settings = settings
         self._narrowings: list[Narrowing] = []
+        # A shared pool's stored capacity replaces this machine's maxOrgs (entitlements still narrow it).
+        self.team_max_orgs: int | None = None
 
     def narrow_with(self, narrowing: Narrowing) -> None:
         self._narrowings.append(narrowing)
@@ -91,7 +94,7 @@ class SettingsLimits:
     def current(self) -> PoolLimits:
         cfg = self._settings.current.org_pool
         limits = PoolLimits(
-            max_orgs=cfg.maxOrgs,
+            max_orgs=cfg.maxOrgs if self.team_max_orgs is None else self.team_max_orgs,
             default_duration_days=cfg.defaultDurationDays,
             min_remaining_hours=cfg.minRemainingHours,
         )
@@ -143,8 +146,11 @@ class PoolService:
         limits: LimitsSource,
         list_cli_orgs: CliOrgLister | None = None,
         clock: Clock = utcnow,
+        holder: LeaseHolder | None = None,
     ) -> None:
         self._db = db
+        # This sidecar instance: with the agent id, it names who holds a lease in a pool several machines share.
+        self.holder = holder or LeaseHolder.local()
         self._limits = limits
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
@@ -176,11 +182,53 @@ class PoolService:
 
     async def status(self) -> PoolStatus:
         counts = await store.status_counts(self._db.reader, self._clock())
+        await self._refresh_team_capacity()
         return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
+
+    # -- the team's capacity (a pool several machines share) -----------------------------------------------------
+
+    async def start_team(self, settings_max_orgs: int) -> int:
+        """Join a shared pool: its capacity is the one stored in the database, initialised from the first
+        sidecar's `maxOrgs`; from then on this machine's `maxOrgs` no longer counts. The capacity in force."""
+        async with self._db.transaction() as conn:
+            value = await store.init_team_capacity(conn, settings_max_orgs)
+        self._set_team_cache(value)
+        return value
+
+    async def set_team_capacity(self, max_orgs: int) -> PoolStatus:
+        """An operator changes the team's capacity (`governance:setTeamCapacity`). Orgs beyond a lowered capacity
+        stay; no new one is added until the count is below it."""
+        if not isinstance(max_orgs, int) or isinstance(max_orgs, bool) or not 0 <= max_orgs <= 10_000:
+            raise InvalidParams("maxOrgs must be an integer from 0 to 10000", param="maxOrgs")
+        if not self.holder.shared:
+            raise InvalidParams(
+                "the team capacity exists on a shared pool only (start with --database-url); on this desktop set"
+                " orgPool.maxOrgs in settings.json",
+                param="maxOrgs",
+            )
+        async with self._db.transaction() as conn:
+            await store.set_team_capacity(conn, max_orgs)
+        self._set_team_cache(max_orgs)
+        return await self.status()
+
+    async def _limits_in(self, conn: Any) -> PoolLimits:
+        """The limits for a capacity decision in `conn`'s transaction: on a shared pool the team's capacity is read
+        under the pool row's lock first (another machine's operator may have changed it since)."""
+        if self.holder.shared:
+            self._set_team_cache(await store.lock_team_capacity(conn))
+        return self.limits
+
+    async def _refresh_team_capacity(self) -> None:
+        if self.holder.shared:
+            self._set_team_cache(await store.team_capacity(self._db.reader))
+
+    def _set_team_cache(self, value: int | None) -> None:
+        if isinstance(self._limits, SettingsLimits):
+            self._limits.team_max_orgs = value
 
     async def lease_of(self, agent_id: str) -> ScratchOrg | None:
         check_agent_id(agent_id)
-        org = await store.lease_of(self._db.reader, agent_id)
+        org = await store.lease_of(self._db.reader, agent_id, self.holder.instance_id)
         if org is not None and org.expires_at is not None and org.expires_at <= self._clock():
             return None
         return org
@@ -192,7 +240,7 @@ class PoolService:
             raise InvalidParams(
                 "target must name an org (alias, username, pool id or Salesforce org id)", param="target"
             )
-        org = await store.lease_of(self._db.reader, agent_id)
+        org = await store.lease_of(self._db.reader, agent_id, self.holder.instance_id)
         if org is None:
             raise AccessDenied(f"agent {agent_id!r} holds no org: claim one first", agentId=agent_id, target=target)
         if org.expires_at is not None and org.expires_at <= self._clock():
@@ -245,6 +293,8 @@ class PoolService:
             "login_url": login_url,
             "status": OrgStatus.LEASED.value if lease_to else OrgStatus.AVAILABLE.value,
             "assigned_agent_id": lease_to,
+            "holder_instance": self.holder.instance_id if lease_to else None,
+            "holder_machine": self.holder.machine_name if lease_to else None,
             "leased_at": now if lease_to else None,
             "expires_at": expires_at,
             "created_at": now,
@@ -253,8 +303,9 @@ class PoolService:
         }
         try:
             async with self._db.transaction() as conn:
-                if lease_to is not None and await store.lease_of(conn, lease_to) is not None:
+                if lease_to is not None and await store.lease_of(conn, lease_to, self.holder.instance_id) is not None:
                     raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
+                limits = await self._limits_in(conn)
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
         except Exception as exc:
             if not is_integrity_error(exc):
@@ -288,13 +339,14 @@ class PoolService:
         not_before = now + timedelta(hours=self.limits.min_remaining_hours)
         # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
         # for the write lock. The transaction below still decides every claim that could succeed.
-        if not await store.claim_has_work(self._db.reader, agent_id, now, not_before):
+        me = self.holder.instance_id
+        if not await store.claim_has_work(self._db.reader, agent_id, me, now, not_before):
             return None
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
-            org = await store.lease_of(conn, agent_id)
+            org = await store.lease_of(conn, agent_id, me)
             if org is None:
-                org = await store.lease_next(conn, agent_id, now, not_before)
+                org = await store.lease_next(conn, agent_id, me, self.holder.machine_name, now, not_before)
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
@@ -349,6 +401,14 @@ class PoolService:
             org = await store.get(conn, org_id)
             if org is None:
                 raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+            holder = await store.holder_of(conn, org_id)
+            if holder is not None and holder != self.holder.instance_id:
+                raise AccessDenied(
+                    f"org {org.alias!r} is leased by an agent on another machine ({org.machine_name}):"
+                    " only that machine may release it",
+                    orgId=org_id,
+                    machineName=org.machine_name,
+                )
             if agent_id is not None and org.assigned_agent_id != agent_id:
                 raise AccessDenied(
                     f"org {org.alias!r} is not leased to agent {agent_id!r}", orgId=org_id, agentId=agent_id
@@ -364,7 +424,7 @@ class PoolService:
         """Release whatever the agent holds (it finished or was stopped); the freed org's pool id, or None."""
         check_agent_id(agent_id)
         async with self._db.transaction() as conn:
-            org = await store.lease_of(conn, agent_id)
+            org = await store.lease_of(conn, agent_id, self.holder.instance_id)
             released = await store.release(conn, org.id) if org else None
         if released is None:
             return None
@@ -412,6 +472,7 @@ class PoolService:
         report = DiscoveryReport(registered=[], updated=[], skipped=[])
         changes: list[PoolChange] = []
         async with self._db.transaction() as conn:
+            limits = await self._limits_in(conn)
             for cli in found:
                 alias = cli.alias or cli.username
                 expires_at = cli.expires_at or now + timedelta(days=limits.duration_days())

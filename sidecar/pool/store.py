@@ -18,12 +18,14 @@ from sidecar.storage.rows import to_model, to_models
 
 COLUMNS = (
     "id, alias, username, sf_org_id, instance_url, login_url, status, assigned_agent_id, leased_at,"
-    " expires_at, created_at, source, deployed_commit, hydration"
+    " expires_at, created_at, source, deployed_commit, hydration, holder_machine AS machine_name"
 )
 # An org pre-warm is still hydrating, or failed to hydrate, is never handed out.
 CLAIMABLE_HYDRATION = "(hydration IS NULL OR hydration = 'ready')"
 # Counted against capacity: the orgs that exist for someone to use.
 HOLDING = "status IN ('available', 'leased')"
+# What ending a lease clears, whoever ends it.
+NO_HOLDER = "assigned_agent_id = NULL, holder_instance = NULL, holder_machine = NULL, leased_at = NULL"
 
 
 def _org(row: Row | None) -> ScratchOrg | None:
@@ -55,17 +57,29 @@ async def alias_taken(conn: Connection, alias: str) -> bool:
     return await conn.fetch_one("SELECT 1 FROM scratch_orgs WHERE alias = ?", (alias,)) is not None
 
 
-async def lease_of(conn: Connection, agent_id: str) -> ScratchOrg | None:
-    return _org(await conn.fetch_one(f"SELECT {COLUMNS} FROM scratch_orgs WHERE assigned_agent_id = ?", (agent_id,)))
+async def lease_of(conn: Connection, agent_id: str, holder: str) -> ScratchOrg | None:
+    """The org this instance's agent holds (agent ids are unique per machine only: `holder` is the instance)."""
+    return _org(
+        await conn.fetch_one(
+            f"SELECT {COLUMNS} FROM scratch_orgs WHERE holder_instance = ? AND assigned_agent_id = ?",
+            (holder, agent_id),
+        )
+    )
 
 
-async def claim_has_work(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> bool:
+async def holder_of(conn: Connection, org_id: str) -> str | None:
+    """The instance holding the org's lease, if it is leased."""
+    value = await conn.fetch_val("SELECT holder_instance FROM scratch_orgs WHERE id = ?", (org_id,))
+    return None if value is None else str(value)
+
+
+async def claim_has_work(conn: Connection, agent_id: str, holder: str, now: datetime, not_before: datetime) -> bool:
     """Whether a claim could change or return anything: an org to lease, the agent's own lease, or one to expire."""
     row = await conn.fetch_one(
-        "SELECT 1 FROM scratch_orgs WHERE assigned_agent_id = ?"
+        "SELECT 1 FROM scratch_orgs WHERE (holder_instance = ? AND assigned_agent_id = ?)"
         f" OR (status = 'available' AND expires_at > ? AND {CLAIMABLE_HYDRATION})"
         " OR (status <> 'expired' AND expires_at <= ?) LIMIT 1",
-        (agent_id, not_before, now),
+        (holder, agent_id, not_before, now),
     )
     return row is not None
 
@@ -88,14 +102,16 @@ async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int,
 
 async def insert_within_capacity(conn: Connection, values: dict[str, Any], capacity: int) -> ScratchOrg | None:
     """The capacity rule, in one place: insert one row unless available plus leased orgs already reach
-    `capacity`; None when full. A new row counts against capacity unless it is born expired.
+    `capacity` (and the team's capacity stored in pool_state, when set); None when full. A new row counts against
+    capacity unless it is born expired.
 
     The count and the insert are one statement inside the caller's write transaction. On SQLite that transaction
     holds the only write lock; on PostgreSQL the pool's row is locked first, so two sidecars cannot both count
     "3 of 4" under READ COMMITTED and both insert.
     """
-    if conn.dialect.for_update:
-        await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    team = await lock_team_capacity(conn)
+    if team is not None:  # a shared pool: never above the team's one number, read under the lock
+        capacity = min(capacity, team)
     names = list(values)
     placeholders = ", ".join("?" for _ in names)
     row = await conn.fetch_one(
@@ -107,7 +123,9 @@ async def insert_within_capacity(conn: Connection, values: dict[str, Any], capac
     return _org(row)
 
 
-async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before: datetime) -> ScratchOrg | None:
+async def lease_next(
+    conn: Connection, agent_id: str, holder: str, machine: str, now: datetime, not_before: datetime
+) -> ScratchOrg | None:
     """Lease the available org that expires first, among those still valid at `not_before`.
 
     On PostgreSQL the candidate is taken `FOR UPDATE SKIP LOCKED`, so a claim never waits behind a peer's claim of
@@ -115,12 +133,13 @@ async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before:
     """
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, leased_at = ?"
+            "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, holder_instance = ?,"
+            " holder_machine = ?, leased_at = ?"
             f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION} AND id = (SELECT id FROM scratch_orgs"
             f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION}"
             f" AND expires_at > ? ORDER BY expires_at, id LIMIT 1{conn.dialect.skip_locked})"
             f" RETURNING {COLUMNS}",
-            (agent_id, now, not_before),
+            (agent_id, holder, machine, now, not_before),
         )
     )
 
@@ -128,7 +147,7 @@ async def lease_next(conn: Connection, agent_id: str, now: datetime, not_before:
 async def release(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'available', assigned_agent_id = NULL, leased_at = NULL"
+            f"UPDATE scratch_orgs SET status = 'available', {NO_HOLDER}"
             f" WHERE id = ? AND status = 'leased' RETURNING {COLUMNS}",
             (org_id,),
         )
@@ -145,7 +164,7 @@ async def due_for_expiry(conn: Connection, now: datetime) -> list[ScratchOrg]:
 async def mark_expired(conn: Connection, org_id: str) -> ScratchOrg | None:
     return _org(
         await conn.fetch_one(
-            "UPDATE scratch_orgs SET status = 'expired', assigned_agent_id = NULL, leased_at = NULL"
+            f"UPDATE scratch_orgs SET status = 'expired', {NO_HOLDER}"
             f" WHERE id = ? AND status <> 'expired' RETURNING {COLUMNS}",
             (org_id,),
         )
@@ -190,3 +209,26 @@ async def set_deployment(conn: Connection, org_id: str, fields: dict[str, Any]) 
             f"UPDATE scratch_orgs SET {assignments} WHERE id = ? RETURNING {COLUMNS}", (*fields.values(), org_id)
         )
     )
+
+
+async def team_capacity(conn: Connection) -> int | None:
+    """The team's capacity (pool_state.max_orgs), None on a pool nobody shares."""
+    value = await conn.fetch_val("SELECT max_orgs FROM pool_state WHERE id = 1")
+    return None if value is None else int(value)
+
+
+async def lock_team_capacity(conn: Connection) -> int | None:
+    """Lock the pool's row (PostgreSQL; SQLite's write transaction already serializes) and read the capacity."""
+    value = await conn.fetch_val(f"SELECT max_orgs FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    return None if value is None else int(value)
+
+
+async def init_team_capacity(conn: Connection, max_orgs: int) -> int:
+    """Set the team's capacity unless a sidecar already did (the first one's maxOrgs wins); the value in force."""
+    await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1 AND max_orgs IS NULL", (max_orgs,))
+    return int(await conn.fetch_val("SELECT max_orgs FROM pool_state WHERE id = 1"))
+
+
+async def set_team_capacity(conn: Connection, max_orgs: int) -> None:
+    await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
+    await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1", (max_orgs,))

@@ -72,6 +72,8 @@ class QueueDispatcher:
     ) -> None:
         self._db = db
         self._pool = pool
+        # This sidecar instance: the queue it serves is its own agents' (agent ids are unique per machine only).
+        self._me = pool.holder.instance_id
         self._settings = settings
         self._gate = gate
         self._runs = runs
@@ -88,17 +90,17 @@ class QueueDispatcher:
     # -- reads ------------------------------------------------------------------------------------------------------
 
     async def entries(self) -> list[QueueEntry]:
-        rows = await store.queue(self._db.reader)
+        rows = await store.queue(self._db.reader, self._me)
         return [row.entry(i) for i, row in enumerate(rows, start=1)]
 
     async def length(self) -> int:
-        return await store.queue_length(self._db.reader)
+        return await store.queue_length(self._db.reader, self._me)
 
     async def waiting_ahead(self, agent_id: str) -> int:
-        return sum(1 for row in await store.queue(self._db.reader) if row.agent_id != agent_id)
+        return sum(1 for row in await store.queue(self._db.reader, self._me) if row.agent_id != agent_id)
 
     async def position(self, agent_id: str) -> int:
-        rows = await store.queue(self._db.reader)
+        rows = await store.queue(self._db.reader, self._me)
         return next((i for i, row in enumerate(rows, start=1) if row.agent_id == agent_id), 0)
 
     # -- in and out -------------------------------------------------------------------------------------------------
@@ -114,6 +116,7 @@ class QueueDispatcher:
         async with self._db.transaction() as conn:
             await store.enqueue(
                 conn,
+                holder=self._me,
                 agent_id=run.agent_id,
                 run_id=run.run_id,
                 org_alias=run.config.org_alias,
@@ -133,7 +136,7 @@ class QueueDispatcher:
 
     async def waiting_answer(self, agent_id: str) -> str | None:
         """The queue sentence for an agent that already waits (a repeated request is answered from the queue)."""
-        waiting = await store.queued(self._db.reader, agent_id)
+        waiting = await store.queued(self._db.reader, self._me, agent_id)
         if waiting is None:
             return None
         return queue_sentence(waiting.reason, await self.position(agent_id), None)
@@ -141,7 +144,7 @@ class QueueDispatcher:
     async def leave(self, agent_id: str, sentence: str) -> bool:
         """Take a waiting agent out of the queue, its run `cancelled`; False when it was not waiting."""
         async with self._db.transaction() as conn:
-            removed = await store.dequeue(conn, agent_id)
+            removed = await store.dequeue(conn, self._me, agent_id)
             if removed is None:
                 return False
             await self._end_waiting(conn, removed.run_id, RunState.CANCELLED, sentence)
@@ -163,7 +166,7 @@ class QueueDispatcher:
                 await self.dispatch()
             except Exception:
                 log.exception("provisioning queue hand-over failed")
-            next_retry = await store.next_retry_at(self._db.reader)
+            next_retry = await store.next_retry_at(self._db.reader, self._me)
             timeout = DISPATCH_FALLBACK_SECONDS
             if next_retry is not None:
                 timeout = min(timeout, max(0.05, (next_retry - self._clock()).total_seconds()))
@@ -173,7 +176,7 @@ class QueueDispatcher:
     async def dispatch(self) -> None:
         """Hand orgs (or creation slots) to the queue's head, then the next, until one has to wait."""
         async with self._lock:
-            for row in await store.queue(self._db.reader):
+            for row in await store.queue(self._db.reader, self._me):
                 if row.agent_id in self._runs:
                     continue
                 config = ProvisionConfig(
@@ -204,7 +207,7 @@ class QueueDispatcher:
                 self._runs.add(run)  # before the dequeue commits: a request meanwhile joins this run
                 try:
                     async with self._db.transaction() as conn:
-                        taken = await store.dequeue(conn, row.agent_id)
+                        taken = await store.dequeue(conn, self._me, row.agent_id)
                         if taken is not None:
                             await store.resume(conn, taken.run_id, self._owner, self._clock())
                 except BaseException:
@@ -226,7 +229,7 @@ class QueueDispatcher:
     async def _drop_invalid(self, row: store.QueuedRow, why: str) -> None:
         sentence = f"Provisioning of agent {row.agent_id} left the queue: {why}"
         async with self._db.transaction() as conn:
-            if await store.dequeue(conn, row.agent_id) is None:
+            if await store.dequeue(conn, self._me, row.agent_id) is None:
                 return
             await self._end_waiting(conn, row.run_id, RunState.FAILED, sentence)
         await announce(self._publish, row.agent_id, status_of(RunState.FAILED), "org", errors=[sentence])

@@ -241,7 +241,7 @@ class RunExecutor:
     async def _finish_cancelled(self, run: ActiveRun, terminal: Terminal, outcome: PipelineOutcome | None) -> None:
         with anyio.CancelScope(shield=True):
             async with self._db.transaction() as conn:  # cancelled just after it was parked: out of the queue too
-                await store.dequeue(conn, run.agent_id)
+                await store.dequeue(conn, self._pool.holder.instance_id, run.agent_id)
             if run.stop_reason == "stopped":
                 sentence = "Provisioning was cancelled because the agent was stopped; its org is released."
                 section = terminal.section()

@@ -185,6 +185,7 @@ class ProvisioningService:
                 async with self._db.transaction() as conn:
                     await store.start(
                         conn,
+                        holder=self._pool.holder.instance_id,
                         run_id=run.run_id,
                         agent_id=config.agent_id,
                         org_alias=config.org_alias,
@@ -221,12 +222,12 @@ class ProvisioningService:
         return await self.dispatcher.entries()
 
     async def runs(self) -> list[RunRecord]:
-        return await store.latest_runs(self._db.reader)
+        return await store.latest_runs(self._db.reader, self._pool.holder.instance_id)
 
     async def worktree_of(self, agent_id: str) -> Path | None:
         """The worktree of the agent's latest run, where `sf:run` starts its commands (sfdx-project.json is there),
         if it is still the project it was (resolved the same, a Salesforce project)."""
-        latest = await store.latest_runs(self._db.reader, agent_id)
+        latest = await store.latest_runs(self._db.reader, self._pool.holder.instance_id, agent_id)
         if not latest:
             return None
         path = Path(latest[0].worktree_path)

@@ -118,23 +118,32 @@ def _run(row: Row) -> RunRecord:
 # -- queue ------------------------------------------------------------------------------------------------------
 
 
-async def queue(conn: Connection) -> list[QueuedRow]:
-    rows = await conn.fetch_all(f"SELECT {QUEUE_COLUMNS} FROM provision_queue ORDER BY seq")
+# Every queue and run function takes `holder`, the sidecar instance (sidecar/pool/holder.py): agent ids are unique
+# per machine only, so in a database several machines share, an agent is its instance plus its id.
+
+
+async def queue(conn: Connection, holder: str) -> list[QueuedRow]:
+    rows = await conn.fetch_all(
+        f"SELECT {QUEUE_COLUMNS} FROM provision_queue WHERE holder_instance = ? ORDER BY seq", (holder,)
+    )
     return [_queued(r) for r in rows]
 
 
-async def queued(conn: Connection, agent_id: str) -> QueuedRow | None:
-    row = await conn.fetch_one(f"SELECT {QUEUE_COLUMNS} FROM provision_queue WHERE agent_id = ?", (agent_id,))
+async def queued(conn: Connection, holder: str, agent_id: str) -> QueuedRow | None:
+    row = await conn.fetch_one(
+        f"SELECT {QUEUE_COLUMNS} FROM provision_queue WHERE holder_instance = ? AND agent_id = ?", (holder, agent_id)
+    )
     return _queued(row) if row else None
 
 
-async def queue_length(conn: Connection) -> int:
-    return int(await conn.fetch_val("SELECT COUNT(*) FROM provision_queue"))
+async def queue_length(conn: Connection, holder: str) -> int:
+    return int(await conn.fetch_val("SELECT COUNT(*) FROM provision_queue WHERE holder_instance = ?", (holder,)))
 
 
 async def enqueue(
     conn: Connection,
     *,
+    holder: str,
     agent_id: str,
     run_id: str,
     org_alias: str,
@@ -155,7 +164,7 @@ async def enqueue(
             )
         )
     row = await conn.fetch_one(
-        f"INSERT INTO provision_queue ({QUEUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO provision_queue ({QUEUE_COLUMNS}, holder_instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {QUEUE_COLUMNS}",
         (
             seq,
@@ -169,20 +178,28 @@ async def enqueue(
             retry_at,
             last_error,
             queued_at,
+            holder,
         ),
     )
     assert row is not None
     return _queued(row)
 
 
-async def dequeue(conn: Connection, agent_id: str) -> QueuedRow | None:
+async def dequeue(conn: Connection, holder: str, agent_id: str) -> QueuedRow | None:
     """Take the agent out of the queue; None when it was not in it (someone else took it first)."""
-    row = await conn.fetch_one(f"DELETE FROM provision_queue WHERE agent_id = ? RETURNING {QUEUE_COLUMNS}", (agent_id,))
+    row = await conn.fetch_one(
+        f"DELETE FROM provision_queue WHERE holder_instance = ? AND agent_id = ? RETURNING {QUEUE_COLUMNS}",
+        (holder, agent_id),
+    )
     return _queued(row) if row else None
 
 
-async def next_retry_at(conn: Connection) -> datetime | None:
-    return instant(await conn.fetch_val("SELECT MIN(retry_at) FROM provision_queue WHERE retry_at IS NOT NULL"))
+async def next_retry_at(conn: Connection, holder: str) -> datetime | None:
+    return instant(
+        await conn.fetch_val(
+            "SELECT MIN(retry_at) FROM provision_queue WHERE holder_instance = ? AND retry_at IS NOT NULL", (holder,)
+        )
+    )
 
 
 # -- runs -------------------------------------------------------------------------------------------------------
@@ -233,6 +250,7 @@ async def _transition(
 async def start(
     conn: Connection,
     *,
+    holder: str,
     run_id: str,
     agent_id: str,
     org_alias: str,
@@ -244,8 +262,8 @@ async def start(
     """A new run, `running`, owned by this sidecar. RunStateConflict when the id exists; IntegrityError when the
     agent already has a live run (the database's one-live-run index decides, whatever sidecar wrote it)."""
     inserted = await conn.fetch_one(
-        f"INSERT INTO provision_runs ({RUN_COLUMNS}, {OWNER_COLUMNS})"
-        " SELECT ?, ?, ?, ?, ?, NULL, ?, NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?"
+        f"INSERT INTO provision_runs ({RUN_COLUMNS}, {OWNER_COLUMNS}, holder_instance)"
+        " SELECT ?, ?, ?, ?, ?, NULL, ?, NULL, '[]', '[]', '[]', ?, NULL, ?, ?, ?, ?, ?"
         " WHERE NOT EXISTS (SELECT 1 FROM provision_runs WHERE id = ?) RETURNING id",
         (
             run_id,
@@ -259,6 +277,7 @@ async def start(
             owner.pid,
             owner.token,
             started_at,
+            holder,
             run_id,
         ),
     )
@@ -388,13 +407,13 @@ async def get_run(conn: Connection, run_id: str) -> RunRecord | None:
     return _run(row) if row else None
 
 
-async def latest_runs(conn: Connection, agent_id: str | None = None) -> list[RunRecord]:
-    """The most recent run of each agent (or of one agent), newest first."""
-    where, params = ("WHERE agent_id = ?", (agent_id,)) if agent_id else ("", ())
+async def latest_runs(conn: Connection, holder: str, agent_id: str | None = None) -> list[RunRecord]:
+    """The most recent run of each of this instance's agents (or of one agent), newest first."""
+    where, params = ("AND agent_id = ?", (holder, agent_id)) if agent_id else ("", (holder,))
     rows = await conn.fetch_all(
-        f"SELECT {RUN_COLUMNS} FROM provision_runs r {where}"
-        f"{' AND' if where else ' WHERE'} started_at = (SELECT MAX(started_at) FROM provision_runs x"
-        " WHERE x.agent_id = r.agent_id) ORDER BY started_at DESC",
+        f"SELECT {RUN_COLUMNS} FROM provision_runs r WHERE holder_instance = ? {where}"
+        " AND started_at = (SELECT MAX(started_at) FROM provision_runs x"
+        " WHERE x.holder_instance = r.holder_instance AND x.agent_id = r.agent_id) ORDER BY started_at DESC",
         params,
     )
     return [_run(r) for r in rows]

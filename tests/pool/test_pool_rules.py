@@ -264,6 +264,11 @@ async def test_changes_are_announced_only_after_commit(pool: Pool) -> None:
     [
         # a second org for an agent that already holds one
         "UPDATE scratch_orgs SET status='leased', assigned_agent_id='a1', leased_at=created_at WHERE alias='b'",
+        # ... also when the lease names the same holder instance (the one-org-per-agent index)
+        "UPDATE scratch_orgs SET status='leased', assigned_agent_id='a1', holder_instance='local',"
+        " leased_at=created_at WHERE alias='b'",
+        # a holder on an org that is not leased
+        "UPDATE scratch_orgs SET holder_instance='inst_x' WHERE alias='b'",
         # a lease without an owner
         "UPDATE scratch_orgs SET status='leased', leased_at=created_at WHERE alias='b'",
         # an owner on an org that is not leased

@@ -100,6 +100,7 @@ class World:
         async with self.db.transaction() as conn:
             await store.start(
                 conn,
+                holder="local",
                 run_id=run_id,
                 agent_id=agent,
                 org_alias=f"qa-{agent}",

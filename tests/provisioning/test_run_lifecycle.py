@@ -14,7 +14,7 @@ import pytest
 
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import AGENT_STATUS, RunStateConflict
-from sidecar.provisioning.models import AgentStatus, RunState, StepReport, StepStatus
+from sidecar.provisioning.models import AgentStatus, QueueReason, RunState, StepReport, StepStatus
 from sidecar.provisioning.owner import Owner
 from sidecar.storage.database import Database
 from sidecar.storage.errors import is_integrity_error
@@ -85,6 +85,7 @@ async def db(database: Database) -> Database:
 async def start(conn: Any, run_id: str = RUN, agent: str = "a1") -> None:
     await store.start(
         conn,
+        holder="local",
         run_id=run_id,
         agent_id=agent,
         org_alias="qa-a1",
@@ -201,3 +202,56 @@ def test_every_state_maps_to_one_agent_status() -> None:
         S.CANCELLED: AgentStatus.ERROR,
         S.INTERRUPTED: AgentStatus.ERROR,
     }
+
+
+async def test_the_same_agent_id_on_two_machines_has_a_live_run_and_a_queue_place_on_each(db: Database) -> None:
+    """Agent ids are unique per machine only: in a shared database the one-live-run and one-queue-place rules are
+    per (sidecar instance, agent)."""
+    for holder, run_id in (("inst_a", "run_a"), ("inst_b", "run_b")):
+        async with db.transaction() as conn:
+            await store.start(
+                conn,
+                holder=holder,
+                run_id=run_id,
+                agent_id="a1",
+                org_alias="qa-a1",
+                branch_name="main",
+                worktree_path="/tmp/wt",
+                owner=ME,
+                started_at=T0,
+            )
+            await store.park(conn, run_id, warnings=[], steps=[])
+            await store.enqueue(
+                conn,
+                holder=holder,
+                agent_id="a1",
+                run_id=run_id,
+                org_alias="qa-a1",
+                branch_name="main",
+                worktree_path="/tmp/wt",
+                reason=QueueReason.CAPACITY,
+                attempts=0,
+                retry_at=None,
+                last_error=None,
+                queued_at=T0,
+            )
+    assert [r.run_id for r in await store.queue(db.reader, "inst_b")] == ["run_b"]
+    assert [r.run_id for r in await store.latest_runs(db.reader, "inst_a")] == ["run_a"]
+    async with db.transaction() as conn:
+        assert (await store.dequeue(conn, "inst_a", "a1")).run_id == "run_a"  # type: ignore[union-attr]
+    assert await store.queued(db.reader, "inst_a", "a1") is None
+    assert (await store.queued(db.reader, "inst_b", "a1")).run_id == "run_b"  # type: ignore[union-attr]
+    with pytest.raises(Exception) as refused:
+        async with db.transaction() as conn:
+            await store.start(
+                conn,
+                holder="inst_b",
+                run_id="run_b2",
+                agent_id="a1",
+                org_alias="qa-a1",
+                branch_name="main",
+                worktree_path="/tmp/wt",
+                owner=ME,
+                started_at=T0,
+            )
+    assert is_integrity_error(refused.value)

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from sidecar.storage.database import PostgresDatabase
 from sidecar.storage.url import ENV_VAR, parse_database_url
 from tests.support.fakesf import FakeSf
@@ -93,3 +93,32 @@ async def test_first_sign_in_of_one_subject_on_two_sidecars_at_once_creates_one_
     assert len({(s["personId"], s["organizationId"], s["workspaceId"]) for s in sessions}) == 1
     for table in ("users", "persons", "organizations", "resource_pools", "billing_accounts", "grants"):
         assert await count(postgres_url, table) == 1, table
+
+
+async def test_the_team_capacity_is_one_number_in_the_database_whatever_each_machine_says(
+    tmp_path: Path, postgres_url: str, fake_sf: FakeSf
+) -> None:
+    env = {**fake_sf.env, ENV_VAR: postgres_url}
+    expires = "2099-01-01T00:00:00Z"
+    with anyio.fail_after(90):
+        async with SidecarProcess.start(tmp_path / "desk-a", settings=fake_sf.settings(maxOrgs=2), env=env) as a:
+            assert (await a.call("org:status"))["maxOrgs"] == 2  # the first sidecar initialises it
+            async with SidecarProcess.start(tmp_path / "desk-b", settings=fake_sf.settings(maxOrgs=10), env=env) as b:
+                assert (await b.call("org:status"))["maxOrgs"] == 2  # B's own maxOrgs does not count
+                await b.call("org:register", "qa1", {"expiresAt": expires})
+                await a.call("org:register", "qa2", {"expiresAt": expires})
+                with pytest.raises(RpcError) as full:
+                    await b.call("org:register", "qa3", {"expiresAt": expires})
+                assert full.value.kind == "CAPACITY_REACHED"
+                # Only an operator changes it, through governance:setTeamCapacity.
+                await b.call("auth:signIn", {"claims": CLAIMS})
+                with pytest.raises(RpcError) as refused:
+                    await b.call("governance:setTeamCapacity", 3)
+                assert refused.value.kind == "ACCESS_DENIED"
+                await b.call("auth:signIn", {"claims": {**CLAIMS, "roles": ["operator"]}})
+                assert (await b.call("governance:setTeamCapacity", 3))["maxOrgs"] == 3
+                await a.call("org:register", "qa3", {"expiresAt": expires})  # A enforces the new number too
+                assert (await a.call("org:status"))["maxOrgs"] == 3
+                with pytest.raises(RpcError) as again:
+                    await a.call("org:register", "qa4", {"expiresAt": expires})
+                assert again.value.kind == "CAPACITY_REACHED"
