@@ -29,8 +29,13 @@ LATE_BIND_IDLE_SECONDS = 0.05
 
 
 async def refresh_loop(pool: PoolService, settings: SettingsStore) -> None:
-    """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
+    """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking; warn the agents
+    whose leased org expires soon (once each, see PoolService.warn_expiring)."""
     while True:
+        try:
+            await pool.warn_expiring()
+        except Exception:
+            log.exception("expiry warnings failed")
         await anyio.sleep(settings.current.org_pool.refreshIntervalSeconds)
         try:
             await pool.expire_due()

@@ -42,6 +42,10 @@ class OrgPoolSettings(BaseModel):
     refreshIntervalSeconds: float = Field(60, gt=0)
     stepTimeoutMinutes: float = Field(30, gt=0)
     createWaitMinutes: int = Field(15, ge=1, le=120)
+    # Orgs of unknown shape (registered or discovered without a definition) may serve any agent.
+    reuseUnknownShapes: bool = True
+    # `org:expiring` goes to a leased org's agent this many hours before expiry, and again at 1 hour.
+    expiryWarningHours: float = Field(24, gt=0, le=24 * 30)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,10 @@ export interface CatalogIssue {
 
 export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered";
 
+export interface ClaimOptions {
+  shape?: string | null;
+}
+
 /** The verified ID token's claims, as the Electron main process hands them over. */
 export interface Claims {
   iss: string;
@@ -158,6 +162,7 @@ export interface OrgCheckAccessParams {
 
 export interface OrgClaimParams {
   agentId: string;
+  options?: ClaimOptions | null;
 }
 
 export type OrgDiscoverParams = Record<string, never>;
@@ -166,6 +171,13 @@ export interface OrgDiscovery {
   registered: string[];
   updated: string[];
   skipped: SkippedOrg[];
+}
+
+export interface OrgExpiring {
+  org: ScratchOrg;
+  agentId: string;
+  expiresAt: IsoDateTime;
+  warning: WarningKind;
 }
 
 export interface OrgLeaseParams {
@@ -246,6 +258,8 @@ export interface PoolStatus {
   expired: number;
   maxOrgs: number;
   indicator: Indicator;
+  expiringSoon: number;
+  byShape: ShapeCounts[];
 }
 
 export type ProvisionQueueParams = Record<string, never>;
@@ -291,6 +305,9 @@ export interface ReapplyOutcome {
 export interface RegisterOptions {
   expiresAt?: IsoDateTime | null;
   loginUrl?: string | null;
+  shape?: string | null;
+  definitionFile?: string | null;
+  definitionName?: string | null;
 }
 
 export interface Released {
@@ -332,6 +349,8 @@ export interface ScratchOrg {
   expiresAt: IsoDateTime | null;
   createdAt: IsoDateTime | null;
   source: OrgSource;
+  shape: string | null;
+  definitionName: string | null;
 }
 
 export interface SettingsInfo {
@@ -357,6 +376,17 @@ export interface SfRunParams {
 export interface SfRunResult {
   exitCode: number;
   result: unknown;
+}
+
+/** One shape's share of the pool (`shape` null: orgs of unknown shape). */
+export interface ShapeCounts {
+  shape: string | null;
+  definitionName: string | null;
+  total: number;
+  available: number;
+  expiringSoon: number;
+  leased: number;
+  expired: number;
 }
 
 export type SidecarHealthParams = Record<string, never>;
@@ -411,6 +441,8 @@ export interface TerminalOutput {
 
 export type TransitionType = "initiate" | "upgrade" | "downgrade" | "end";
 
+export type WarningKind = "early" | "final";
+
 export interface WorkspaceInfo {
   id: string;
   name: string;
@@ -426,9 +458,9 @@ export interface SidecarMethods {
     result: ScratchOrg;
     errors: "ACCESS_DENIED" | "INVALID_PARAMS";
   };
-  /** Lease an available org to the agent (its current org if it holds one); null when none is available. Errors: INVALID_PARAMS. */
+  /** Lease an available org to the agent (its current org if it holds one); with {shape}, only one of that shape (or unknown, per orgPool.reuseUnknownShapes); null when none is available. Errors: INVALID_PARAMS. */
   "org:claim": {
-    params: [agentId: string];
+    params: [agentId: string, options?: ClaimOptions | null];
     namedParams: OrgClaimParams;
     result: ScratchOrg | null;
     errors: "INVALID_PARAMS";
@@ -454,7 +486,7 @@ export interface SidecarMethods {
     result: ScratchOrg[];
     errors: never;
   };
-  /** Mark expired orgs now (leases included), then report the status. */
+  /** Mark expired orgs now (leases included), send due expiry warnings, then report the status. */
   "org:refresh": {
     params: [];
     namedParams: OrgRefreshParams;
@@ -595,6 +627,7 @@ export type SidecarMethod = keyof SidecarMethods;
 export interface SidecarNotifications {
   "org:changed": OrgChanged;
   "org:discovery": OrgDiscovery;
+  "org:expiring": OrgExpiring;
   "governance:changed": GovernanceChanged;
   "terminal:output": TerminalOutput;
   "agent:status": AgentStatusEvent;

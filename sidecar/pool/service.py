@@ -8,9 +8,11 @@ listener never hears of a change that was rolled back).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sidecar.events import Listeners
@@ -35,8 +37,10 @@ from sidecar.pool.models import (
     OrgStatus,
     PoolStatus,
     ScratchOrg,
+    ShapeCounts,
     SkippedOrg,
 )
+from sidecar.pool.shapes import SHAPE_PATTERN, DefinitionError, Shape, fits, shape_of_file
 from sidecar.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:
@@ -55,6 +59,10 @@ class PoolLimits:
     default_duration_days: int = 7
     max_duration_days: int | None = None
     min_remaining_hours: float = 4.0
+    reuse_unknown_shapes: bool = True
+    expiry_warning_hours: float = 24.0
+    # orgPool.devHub: part of every shape (None: the CLI's default Dev Hub).
+    dev_hub: str | None = None
 
     def duration_days(self, wanted: int | None = None) -> int:
         days = wanted or self.default_duration_days
@@ -92,6 +100,9 @@ class SettingsLimits:
             max_orgs=cfg.maxOrgs,
             default_duration_days=cfg.defaultDurationDays,
             min_remaining_hours=cfg.minRemainingHours,
+            reuse_unknown_shapes=cfg.reuseUnknownShapes,
+            expiry_warning_hours=cfg.expiryWarningHours,
+            dev_hub=cfg.devHub,
         )
         for narrowing in self._narrowings:
             limits = narrowing.narrow(limits)
@@ -106,7 +117,26 @@ class PoolChange:
     agent_id: str | None = None
 
 
+class WarningKind(StrEnum):
+    EARLY = "early"  # orgPool.expiryWarningHours before expiry
+    FINAL = "final"  # FINAL_WARNING_HOURS before expiry
+
+
+FINAL_WARNING_HOURS = 1.0
+
+
+@dataclass(frozen=True)
+class ExpiryWarning:
+    """A leased org is about to expire under its agent (sent once per org, agent and kind)."""
+
+    org: ScratchOrg
+    agent_id: str
+    expires_at: datetime
+    kind: WarningKind
+
+
 ChangeListener = Callable[[PoolChange], Awaitable[None]]
+WarningListener = Callable[[ExpiryWarning], Awaitable[None]]
 CliOrgLister = Callable[[], Awaitable[Any]]
 
 
@@ -117,6 +147,14 @@ def check_alias(alias: Any) -> str:
             param="alias",
         )
     return alias
+
+
+def check_shape(shape: Any) -> str:
+    if not isinstance(shape, str) or not SHAPE_PATTERN.fullmatch(shape):
+        raise InvalidParams(
+            f"shape {shape!r} is not a shape: 20 lowercase hex digits, as ScratchOrg.shape carries", param="shape"
+        )
+    return shape
 
 
 def check_agent_id(agent_id: Any) -> str:
@@ -146,12 +184,17 @@ class PoolService:
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
         self._events: Listeners[PoolChange] = Listeners("pool")
+        self._warnings: Listeners[ExpiryWarning] = Listeners("pool expiry")
 
     # -- events -------------------------------------------------------------------------------------------------
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Hear of every committed change (a failing listener is logged; the others still hear it)."""
         return self._events.subscribe(listener)
+
+    def subscribe_warnings(self, listener: WarningListener) -> Callable[[], None]:
+        """Hear of every expiry warning, after it is recorded (so a restart never repeats it)."""
+        return self._warnings.subscribe(listener)
 
     async def _announce(self, changes: list[PoolChange]) -> None:
         await self._events.publish_all(changes)
@@ -172,8 +215,22 @@ class PoolService:
         return org
 
     async def status(self) -> PoolStatus:
-        counts = await store.status_counts(self._db.reader, self._clock())
-        return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
+        """Counts in total and per shape; `available` is what a claim could take (more than minRemainingHours
+        left), the unleased rest of the live orgs is `expiringSoon`."""
+        now = self._clock()
+        limits = self.limits
+        rows = await store.shape_counts(self._db.reader, now, now + timedelta(hours=limits.min_remaining_hours))
+        per_shape = [ShapeCounts.model_validate(row) for row in rows]
+        total = {k: sum(getattr(c, k) for c in per_shape) for k in ("total", "available", "leased", "expired", "expiring_soon")}
+        return PoolStatus.build(
+            total["total"],
+            total["available"],
+            total["leased"],
+            total["expired"],
+            max_orgs=limits.max_orgs,
+            expiring_soon=total["expiring_soon"],
+            by_shape=per_shape,
+        )
 
     async def lease_of(self, agent_id: str) -> ScratchOrg | None:
         check_agent_id(agent_id)
@@ -213,6 +270,7 @@ class PoolService:
         instance_url: str | None = None,
         source: OrgSource = OrgSource.MANUAL,
         lease_to: str | None = None,
+        shape: Shape | None = None,
     ) -> ScratchOrg:
         """Add an org; with `lease_to`, lease it in the same transaction so no other agent can claim it first."""
         check_alias(alias)
@@ -239,6 +297,8 @@ class PoolService:
             "expires_at": expires_at,
             "created_at": now,
             "source": source.value,
+            "shape": shape.hash if shape else None,
+            "definition_name": shape.definition_name if shape else None,
         }
         try:
             async with self._db.transaction() as conn:
@@ -269,11 +329,19 @@ class PoolService:
             return AlreadyExists(f"an org with Salesforce id {sf_org_id!r} is already in the pool", sfOrgId=sf_org_id)
         return AlreadyExists(f"an org with alias {alias!r} is already in the pool", alias=alias)
 
-    async def claim(self, agent_id: str) -> ScratchOrg | None:
-        """Lease the org that expires first among those with enough time left; the agent's own org if it has one."""
+    async def claim(self, agent_id: str, shape: str | None = None) -> ScratchOrg | None:
+        """Lease the org that expires first among those with enough time left; the agent's own org if it has one.
+
+        With `shape`, only an org of that shape (or of unknown shape while `reuseUnknownShapes` is on) is leased,
+        and an agent holding an org of another shape gives it back to the pool in the same transaction (its branch
+        changed the definition): the answer is then a matching org, or None.
+        """
         check_agent_id(agent_id)
+        if shape is not None:
+            check_shape(shape)
         now = self._clock()
-        not_before = now + timedelta(hours=self.limits.min_remaining_hours)
+        limits = self.limits
+        not_before = now + timedelta(hours=limits.min_remaining_hours)
         # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
         # for the write lock. The transaction below still decides every claim that could succeed.
         if not await store.claim_has_work(self._db.reader, agent_id, now, not_before):
@@ -281,12 +349,55 @@ class PoolService:
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
             org = await store.lease_of(conn, agent_id)
+            if org is not None and not fits(org.shape, shape, limits.reuse_unknown_shapes):
+                released = await store.release(conn, org.id)
+                if released is not None:
+                    changes.append(PoolChange(ChangeReason.RELEASED, released, agent_id))
+                org = None
             if org is None:
-                org = await store.lease_next(conn, agent_id, now, not_before)
+                org = await store.lease_next(conn, agent_id, now, not_before, shape, limits.reuse_unknown_shapes)
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
         return org
+
+    def shape_of(self, definition_file: str) -> Shape:
+        """The shape of an absolute definition file on this pool's Dev Hub; INVALID_PARAMS naming
+        definitionFile when the file gives none."""
+        path = Path(definition_file) if isinstance(definition_file, str) and definition_file else None
+        if path is None or "\x00" in definition_file or not path.is_absolute():
+            raise InvalidParams("definitionFile must be an absolute path to a scratch definition", param="definitionFile")
+        try:
+            return shape_of_file(path, self.limits.dev_hub)
+        except DefinitionError as exc:
+            raise InvalidParams(f"definitionFile: {exc}", param="definitionFile") from None
+
+    def fits(self, org: ScratchOrg, shape: str | None) -> bool:
+        """Whether `org` may serve an agent whose definition has `shape` (the claim's own rule, for callers that
+        hold an org already)."""
+        return fits(org.shape, shape, self.limits.reuse_unknown_shapes)
+
+    async def warn_expiring(self) -> list[ExpiryWarning]:
+        """Send each leased org's agent its expiry warnings: one at `expiryWarningHours` before expiry, one at
+        FINAL_WARNING_HOURS, each once (recorded in the database first, so neither a second sidecar nor a restart
+        repeats it). An org found already inside the final hour gets only the final warning."""
+        now = self._clock()
+        limits = self.limits
+        early = timedelta(hours=max(limits.expiry_warning_hours, FINAL_WARNING_HOURS))
+        final = timedelta(hours=FINAL_WARNING_HOURS)
+        sent: list[ExpiryWarning] = []
+        async with self._db.transaction() as conn:
+            for org in await store.leased_expiring(conn, now, now + early):
+                assert org.expires_at is not None and org.assigned_agent_id is not None
+                kinds = [WarningKind.FINAL] if org.expires_at <= now + final else [WarningKind.EARLY]
+                if kinds == [WarningKind.FINAL]:
+                    # Inside the final hour the early warning is moot: record it so it never follows the final one.
+                    await store.record_warning(conn, org.id, org.assigned_agent_id, WarningKind.EARLY.value, now)
+                for kind in kinds:
+                    if await store.record_warning(conn, org.id, org.assigned_agent_id, kind.value, now):
+                        sent.append(ExpiryWarning(org, org.assigned_agent_id, org.expires_at, kind))
+        await self._warnings.publish_all(sent)
+        return sent
 
     async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
         """Free a leased org; with `agent_id`, only its owner may (a late agent must not free a re-leased org)."""
