@@ -18,6 +18,7 @@ from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import LateMethods, bind_methods, make_dispatch
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.sf.remote_orgs import CliRemoteOrgs
 from sidecar.transport import Transport
 from sidecar.wiremodel import WireModel
 
@@ -89,7 +90,7 @@ async def run(
         sf = SfClient(lambda: settings.current.org_pool.sfPath)
         # The settings' limits; governance adds its narrowing once it is loaded (see bind_the_rest).
         limits = SettingsLimits(settings)
-        pool = PoolService(storage, limits, sf.org_list)
+        pool = PoolService(storage, limits, sf.org_list, remote=CliRemoteOrgs(sf))
         notifications.watch_pool(pool)
         methods.update(bind_methods([OrgHandlers(pool, notifications)])[0])
 

@@ -46,6 +46,8 @@ class OrgPoolSettings(BaseModel):
     reuseUnknownShapes: bool = True
     # `org:expiring` goes to a leased org's agent this many hours before expiry, and again at 1 hour.
     expiryWarningHours: float = Field(24, gt=0, le=24 * 30)
+    # org:remove deletes the org in the Dev Hub (`sf org delete scratch`) unless its deleteRemote says otherwise.
+    deleteOnRemove: bool = False
 
 
 @dataclass(frozen=True)

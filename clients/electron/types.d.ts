@@ -316,6 +316,7 @@ export interface Released {
 
 export interface RemoveOptions {
   force?: boolean;
+  deleteRemote?: boolean | null;
 }
 
 export interface RunRecord {
@@ -507,12 +508,12 @@ export interface SidecarMethods {
     result: null;
     errors: "NOT_FOUND" | "ACCESS_DENIED";
   };
-  /** Take an org out of the pool (the Salesforce org itself is left alone); a leased one needs force. Errors: NOT_FOUND, ORG_LEASED. */
+  /** Take an org out of the pool; with deleteRemote (default orgPool.deleteOnRemove) delete it in the Dev Hub first, the row going only once the Dev Hub confirms. A leased one needs force. Errors: NOT_FOUND, ORG_LEASED, SF_FAILED, SF_UNAVAILABLE. */
   "org:remove": {
     params: [orgId: string, options?: RemoveOptions | null];
     namedParams: OrgRemoveParams;
     result: null;
-    errors: "NOT_FOUND" | "ORG_LEASED";
+    errors: "NOT_FOUND" | "ORG_LEASED" | "SF_FAILED" | "SF_UNAVAILABLE";
   };
   /** Counts and the indicator the pool badge shows. */
   "org:status": {

@@ -79,6 +79,14 @@ COMMANDS: tuple[Command, ...] = (
         allow_inactive_target=True,
     ),
     Command(
+        ("org", "logout"),
+        "Logout",
+        (TARGET_ORG, Flag("all", "a", kind="bool"), Flag("no-prompt", "p", kind="bool")),
+        "cmd_org_logout:org_logout",
+        target="optional",
+        allow_inactive_target=True,
+    ),
+    Command(
         ("project", "deploy", "start"),
         "DeployMetadata",
         (

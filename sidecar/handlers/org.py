@@ -48,6 +48,7 @@ class ReleaseParams(WireModel):
 
 class RemoveOptions(WireModel):
     force: StrictBool = False
+    delete_remote: StrictBool | None = None
 
 
 class RemoveParams(WireModel):
@@ -114,10 +115,12 @@ class OrgHandlers:
             params.alias, expires_at=options.expires_at, login_url=options.login_url, shape=shape
         )
 
-    @rpc_method("org:remove", result=None, errors=[E.NOT_FOUND, E.ORG_LEASED])
+    @rpc_method("org:remove", result=None, errors=[E.NOT_FOUND, E.ORG_LEASED, E.SF_FAILED, E.SF_UNAVAILABLE])
     async def remove(self, params: RemoveParams) -> None:
-        """Take an org out of the pool (the Salesforce org itself is left alone); a leased one needs force."""
-        await self._pool.remove(params.org_id, force=(params.options or RemoveOptions()).force)
+        """Take an org out of the pool; with deleteRemote (default orgPool.deleteOnRemove) delete it in the Dev Hub
+        first, the row going only once the Dev Hub confirms. A leased one needs force."""
+        options = params.options or RemoveOptions()
+        await self._pool.remove(params.org_id, force=options.force, delete_remote=options.delete_remote)
 
     @rpc_method("org:refresh", result=PoolStatus)
     async def refresh(self, params: NoParams) -> PoolStatus:

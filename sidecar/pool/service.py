@@ -63,6 +63,8 @@ class PoolLimits:
     expiry_warning_hours: float = 24.0
     # orgPool.devHub: part of every shape (None: the CLI's default Dev Hub).
     dev_hub: str | None = None
+    # org:remove deletes the org in the Dev Hub unless told otherwise.
+    delete_on_remove: bool = False
 
     def duration_days(self, wanted: int | None = None) -> int:
         days = wanted or self.default_duration_days
@@ -77,6 +79,14 @@ class LimitsSource(Protocol):
     """Where the pool reads its limits on every decision; answered synchronously, without a query."""
 
     def current(self) -> PoolLimits: ...
+
+
+class RemoteOrgs(Protocol):
+    """The Dev Hub side of an org's end (sidecar/sf/remote_orgs.py)."""
+
+    async def delete_scratch(self, alias: str) -> None: ...
+
+    async def logout(self, alias: str) -> None: ...
 
 
 class Narrowing(Protocol):
@@ -103,6 +113,7 @@ class SettingsLimits:
             reuse_unknown_shapes=cfg.reuseUnknownShapes,
             expiry_warning_hours=cfg.expiryWarningHours,
             dev_hub=cfg.devHub,
+            delete_on_remove=cfg.deleteOnRemove,
         )
         for narrowing in self._narrowings:
             limits = narrowing.narrow(limits)
@@ -178,8 +189,10 @@ class PoolService:
         limits: LimitsSource,
         list_cli_orgs: CliOrgLister | None = None,
         clock: Clock = utcnow,
+        remote: RemoteOrgs | None = None,
     ) -> None:
         self._db = db
+        self._remote = remote
         self._limits = limits
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
@@ -429,28 +442,52 @@ class PoolService:
         await self._announce([PoolChange(ChangeReason.RELEASED, released, agent_id)])
         return released.id
 
-    async def remove(self, org_id: str, force: bool = False) -> ScratchOrg:
+    async def remove(self, org_id: str, force: bool = False, delete_remote: bool | None = None) -> ScratchOrg:
+        """Take an org out of the pool; with `delete_remote` (default: orgPool.deleteOnRemove) delete it in the Dev
+        Hub first, and drop the row only once the Dev Hub confirms (a refusal raises and the row stays)."""
+        if delete_remote is None:
+            delete_remote = self.limits.delete_on_remove
+        org = await self._removable(self._db.reader, org_id, force)
+        if delete_remote:
+            if self._remote is None:
+                raise RuntimeError("deleteRemote needs the CLI's remote org calls")
+            # Outside any transaction (it takes seconds to minutes); the row is checked again afterwards.
+            await self._remote.delete_scratch(org.alias)
         async with self._db.transaction() as conn:
-            org = await store.get(conn, org_id)
-            if org is None:
-                raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
-            if org.status is OrgStatus.LEASED and not force:
-                raise OrgLeased(
-                    f"org {org.alias!r} is leased to agent {org.assigned_agent_id!r}; release it or pass force: true",
-                    orgId=org_id,
-                    agentId=org.assigned_agent_id,
-                )
+            # Once the Dev Hub deleted it, the row goes whatever happened meanwhile: it names an org that is gone.
+            org = await self._removable(conn, org_id, force or delete_remote)
             removed = await store.delete(conn, org_id)
         assert removed is not None
         await self._announce([PoolChange(ChangeReason.REMOVED, removed, org.assigned_agent_id)])
         return removed
+
+    @staticmethod
+    async def _removable(conn: Any, org_id: str, force: bool) -> ScratchOrg:
+        org = await store.get(conn, org_id)
+        if org is None:
+            raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+        if org.status is OrgStatus.LEASED and not force:
+            raise OrgLeased(
+                f"org {org.alias!r} is leased to agent {org.assigned_agent_id!r}; release it or pass force: true",
+                orgId=org_id,
+                agentId=org.assigned_agent_id,
+            )
+        return org
 
     async def expire_due(self) -> list[ScratchOrg]:
         """Mark every org past its expiry, ending leases too; the refresh timer and `org:refresh` call this."""
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, self._clock())
         await self._announce(changes)
+        await self._logout([c.org for c in changes])
         return [c.org for c in changes]
+
+    async def _logout(self, expired: list[ScratchOrg]) -> None:
+        """Drop the CLI's authorization of orgs past expiry (best effort), so `sf org list` stays short."""
+        if self._remote is None:
+            return
+        for org in expired:
+            await self._remote.logout(org.alias)
 
     async def _expire_due(self, conn: Any, now: datetime) -> list[PoolChange]:
         changes = []

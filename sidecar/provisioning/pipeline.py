@@ -28,7 +28,15 @@ from sidecar.errors import AccessDenied, AlreadyExists, CapacityReached, Invalid
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
+from sidecar.pool.shapes import Shape
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    DevHubLimit,
+    Reservation,
+    create_scratch_org,
+    definition_shape,
+    register_created,
+)
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
 from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths
@@ -294,17 +302,28 @@ class Pipeline:
 
     async def _acquire(self, step: StepRun) -> ScratchOrg | Queued:
         handover = self.handover
-        if handover is not None and handover.org is not None:
+        # The shape of the worktree's definition, read now: the branch may have changed it since the last run.
+        shape = definition_shape(self.paths.scratch_def, self.settings)
+        wanted = shape.hash if shape else None
+        if handover is not None and handover.org is not None and self.pool.fits(handover.org, wanted):
             await self._say(step, f"Org {handover.org.alias} was released to this agent from the queue.")
             return handover.org
         org = await self.pool.lease_of(self.agent_id)
+        if org is not None and not self.pool.fits(org, wanted):
+            await self.pool.release(org.id, self.agent_id)
+            await self._say(
+                step,
+                f"The scratch definition {self.settings.scratchDefPath} changed since org {org.alias} was created: "
+                f"it goes back to the pool for agents of its shape, and agent {self.agent_id} gets an org of the new one.",
+            )
+            org = None
         if org is not None:
             if handover and handover.reservation:
                 handover.reservation.release()
             await self._say(step, f"Reusing org {org.alias}, already leased to agent {self.agent_id}: re-deploying.")
             return org
         if handover is not None and handover.reservation is not None:
-            return await self._create(step, handover.reservation)
+            return await self._create(step, handover.reservation, shape)
         ahead = await self.waiting_ahead()
         if ahead:
             return Queued(
@@ -312,7 +331,7 @@ class Pipeline:
                 f"{ahead} agent{'s are' if ahead > 1 else ' is'} already waiting for a scratch org; agent "
                 f"{self.agent_id} waits behind them and its provisioning continues by itself when an org is free.",
             )
-        org = await self.pool.claim(self.agent_id)
+        org = await self.pool.claim(self.agent_id, wanted)
         if org is not None:
             await self._say(step, f"Claimed org {org.alias} from the pool.")
             return org
@@ -325,7 +344,7 @@ class Pipeline:
                 f"{self.agent_id} waits in the queue; its provisioning continues by itself when an org is released, "
                 "removed or expires, or when maxOrgs grows.",
             )
-        return await self._create(step, reservation)
+        return await self._create(step, reservation, shape)
 
     async def _free_alias(self) -> str:
         """The requested alias, or `<alias>-2`, `-3`... when a pool org already has it (the CLI would move it)."""
@@ -342,7 +361,7 @@ class Pipeline:
                 return candidate
         raise StepFailed(f"Every variant of alias {wanted} is taken in the pool; choose another orgAlias.")
 
-    async def _create(self, step: StepRun, reservation: Reservation) -> ScratchOrg | Queued:
+    async def _create(self, step: StepRun, reservation: Reservation, shape: Shape | None) -> ScratchOrg | Queued:
         try:
             alias = await self._free_alias()
             days = self.pool.limits.duration_days()
@@ -385,7 +404,13 @@ class Pipeline:
             )
             try:
                 return await register_created(
-                    self.pool, self.sf, created, cwd=self.paths.cwd, sink=step.section.write, lease_to=self.agent_id
+                    self.pool,
+                    self.sf,
+                    created,
+                    cwd=self.paths.cwd,
+                    sink=step.section.write,
+                    lease_to=self.agent_id,
+                    shape=shape,
                 )
             except CapacityReached:
                 return Queued(

@@ -18,7 +18,7 @@ import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SidecarError, SfFailed
 from sidecar.pool.service import PoolService
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
+from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, definition_shape, register_created
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
 from sidecar.settings import OrgPoolSettings, SettingsStore
@@ -103,7 +103,9 @@ class PreWarmer:
             except DevHubLimit as exc:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
             try:
-                await register_created(self._pool, self._sf, created, cwd=project, sink=None)
+                await register_created(
+                    self._pool, self._sf, created, cwd=project, sink=None, shape=definition_shape(definition, cfg)
+                )
             except (CapacityReached, AlreadyExists):
                 return False
         finally:
