@@ -125,6 +125,13 @@ export interface Health {
   settings: SettingsInfo;
 }
 
+export interface HubLimits {
+  devHub: string;
+  activeScratchOrgs: LimitValue;
+  dailyScratchOrgs: LimitValue;
+  fetchedAt: IsoDateTime;
+}
+
 export interface Indicator {
   label: string;
   level: "green" | "yellow" | "red";
@@ -134,6 +141,11 @@ export interface LadderPosition {
   ladder: string;
   rank: number;
   product: string | null;
+}
+
+export interface LimitValue {
+  max: number | null;
+  remaining: number | null;
 }
 
 export interface LoginUrl {
@@ -146,6 +158,11 @@ export interface MemberInfo {
   name: string;
   email: string | null;
   role: string;
+}
+
+export interface OrgAdoptParams {
+  username: string;
+  alias?: string | null;
 }
 
 export interface OrgChanged {
@@ -184,7 +201,11 @@ export interface OrgLeaseParams {
   agentId: string;
 }
 
+export type OrgLimitsParams = Record<string, never>;
+
 export type OrgListParams = Record<string, never>;
+
+export type OrgOrphansParams = Record<string, never>;
 
 export type OrgRefreshParams = Record<string, never>;
 
@@ -228,6 +249,15 @@ export interface OrganizationInfo {
   role: string | null;
   workspaces: WorkspaceInfo[];
   pools: PoolInfo[];
+}
+
+/** One ActiveScratchOrg row: `id` is the row's id in the Dev Hub, `sfOrgId` the org's 15-character id. */
+export interface OrphanOrg {
+  id: string;
+  username: string;
+  sfOrgId: string | null;
+  createdAt: IsoDateTime | null;
+  expiresAt: IsoDateTime | null;
 }
 
 export interface Overview {
@@ -585,12 +615,33 @@ export interface SidecarMethods {
     result: ReapplyOutcome;
     errors: "INVALID_PARAMS" | "NOT_AUTHENTICATED" | "ACCESS_DENIED" | "NOT_FOUND";
   };
+  /** Register an orphan by its signup username (alias: the given one, else the username), available. Errors: INVALID_PARAMS, NOT_FOUND, ALREADY_EXISTS, CAPACITY_REACHED, SF_FAILED, SF_UNAVAILABLE. */
+  "org:adopt": {
+    params: [username: string, alias?: string | null];
+    namedParams: OrgAdoptParams;
+    result: ScratchOrg;
+    errors: "INVALID_PARAMS" | "NOT_FOUND" | "ALREADY_EXISTS" | "CAPACITY_REACHED" | "SF_FAILED" | "SF_UNAVAILABLE";
+  };
+  /** The Dev Hub's ActiveScratchOrgs and DailyScratchOrgs (max, remaining), cached for a minute. Errors: SF_FAILED, SF_UNAVAILABLE, TIMEOUT. */
+  "org:limits": {
+    params: [];
+    namedParams: OrgLimitsParams;
+    result: HubLimits;
+    errors: "SF_FAILED" | "SF_UNAVAILABLE" | "TIMEOUT";
+  };
   /** A fresh single-use frontdoor URL for the agent's own org (after a queued run finished by itself). Errors: INVALID_PARAMS, ACCESS_DENIED, SF_UNAVAILABLE, SF_FAILED, TIMEOUT. */
   "agent:loginUrl": {
     params: [agentId: string];
     namedParams: AgentLoginUrlParams;
     result: LoginUrl;
     errors: "INVALID_PARAMS" | "ACCESS_DENIED" | "SF_UNAVAILABLE" | "SF_FAILED" | "TIMEOUT";
+  };
+  /** The Dev Hub's active scratch orgs (ActiveScratchOrg) that the pool does not know. Errors: SF_FAILED, SF_UNAVAILABLE, TIMEOUT. */
+  "org:orphans": {
+    params: [];
+    namedParams: OrgOrphansParams;
+    result: OrphanOrg[];
+    errors: "SF_FAILED" | "SF_UNAVAILABLE" | "TIMEOUT";
   };
   /** Get the agent's worktree into a scratch org and return a frontdoor login URL; queued when no org is free. Errors: INVALID_PARAMS, ACCESS_DENIED, ALREADY_EXISTS. */
   "agent:provision": {

@@ -79,6 +79,21 @@ COMMANDS: tuple[Command, ...] = (
         allow_inactive_target=True,
     ),
     Command(
+        ("data", "query"),
+        "DataSoqlQueryCommand",
+        (
+            TARGET_ORG,
+            Flag("query", "q"),
+            Flag("file", "f"),
+            Flag("use-tooling-api", "t", kind="bool"),
+            Flag("all-rows", kind="bool"),
+            Flag("result-format", "r", options=("human", "json", "csv")),
+            API_VERSION,
+        ),
+        "cmd_data_query:data_query",
+        target=None,
+    ),
+    Command(
         ("org", "logout"),
         "Logout",
         (TARGET_ORG, Flag("all", "a", kind="bool"), Flag("no-prompt", "p", kind="bool")),

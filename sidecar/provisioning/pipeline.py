@@ -37,6 +37,7 @@ from sidecar.provisioning.creation import (
     definition_shape,
     register_created,
 )
+from sidecar.provisioning.devhub import DevHubLimits
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
 from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths
@@ -143,6 +144,8 @@ class Pipeline:
     # Called the moment the run holds an org, so a lease ending under it from then on stops it.
     on_org: Callable[[ScratchOrg], None] = lambda org: None
     handover: Handover | None = None
+    # Asked before a creation, so a Dev Hub without room queues the request at once (None: never asked).
+    hub: DevHubLimits | None = None
     _org: ScratchOrg | None = None
     _errors: list[str] = field(default_factory=list)
     _warnings: list[str] = field(default_factory=list)
@@ -363,6 +366,18 @@ class Pipeline:
 
     async def _create(self, step: StepRun, reservation: Reservation, shape: Shape | None) -> ScratchOrg | Queued:
         try:
+            if self.hub is not None:
+                try:
+                    full = await self.hub.no_room()
+                except SfFailed as exc:  # the limits could not be read: the creation itself will tell
+                    await self._say(step, f"The Dev Hub's limits could not be read ({exc.message}); creating anyway.")
+                    full = None
+                if full is not None:
+                    return Queued(
+                        QueueReason.DEVHUB_LIMIT,
+                        f"{full}, so no creation was attempted. Agent {self.agent_id} waits in the queue: the Dev Hub "
+                        "is asked again with backoff, and an org released to the pool goes to it first.",
+                    )
             alias = await self._free_alias()
             days = self.pool.limits.duration_days()
             try:
@@ -421,6 +436,8 @@ class Pipeline:
             except AlreadyExists as exc:
                 raise StepFailed(f"The new org could not be added to the pool: {exc.message}") from None
         finally:
+            if self.hub is not None:
+                self.hub.forget()
             reservation.release()
 
     # -- 2. deploy --------------------------------------------------------------------------------------------------
