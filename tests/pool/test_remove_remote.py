@@ -71,12 +71,30 @@ async def test_delete_on_remove_makes_delete_remote_the_default(home: Path, fake
 async def test_orgs_past_expiry_are_logged_out_of_the_cli(home: Path, fake_sf: FakeSf) -> None:
     fake_sf.write(fake_state(orgs=[scratch_org("qa1")]))
     async with SidecarProcess.start(home, settings=fake_sf.settings(), env=fake_sf.env) as sc:
-        soon = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
-        await sc.call("org:register", "qa1", {"expiresAt": soon})
+        await sc.call("org:status")  # started: the expiry below is not eaten by start-up under load
+        soon = datetime.now(UTC) + timedelta(seconds=3)
+        await sc.call("org:register", "qa1", {"expiresAt": soon.isoformat()})
         with anyio.fail_after(10):
-            await anyio.sleep(2)
+            while datetime.now(UTC) <= soon:
+                await anyio.sleep(0.2)
         status = await sc.call("org:refresh")
         assert status["expired"] == 1
     assert argv_of(fake_sf, "org", "logout") == [["org", "logout", "--target-org", "qa1", "--no-prompt", "--json"]]
     state = fake_sf.read()
     assert [o["alias"] for o in state["loggedOut"]] == ["qa1"] and state["orgs"] == []
+
+
+async def test_org_expiring_reaches_the_app_once(home: Path, fake_sf: FakeSf) -> None:
+    """Over the wire: an org leased inside its last hour gets `org:expiring` (final) once, however often refreshed."""
+    fake_sf.write(fake_state(orgs=[scratch_org("qa1")]))
+    async with SidecarProcess.start(home, settings=fake_sf.settings(minRemainingHours=0), env=fake_sf.env) as sc:
+        expires = datetime.now(UTC) + timedelta(minutes=30)
+        org = await sc.call("org:register", "qa1", {"expiresAt": expires.isoformat()})
+        await sc.call("org:claim", "agent-1")
+        await sc.call("org:refresh")
+        note = await sc.wait_notification("org:expiring", timeout=5)
+        assert note["params"]["org"]["id"] == org["id"] and note["params"]["agentId"] == "agent-1"
+        assert note["params"]["warning"] == "final"
+        await sc.call("org:refresh")
+        await sc.call("org:refresh")
+        assert sum(1 for n in sc.notifications if n["method"] == "org:expiring") == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,21 +19,13 @@ from sidecar.pool.models import OrgStatus
 from sidecar.pool.service import ExpiryWarning, PoolChange, PoolLimits, PoolService, WarningKind
 from sidecar.pool.shapes import Shape, shape_hash, shape_of_file
 from sidecar.storage.database import Database
+from tests.pool.test_pool_rules import NOW, Clock
 from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 A = Shape(shape_hash({"edition": "Developer"}, None), "a-def.json")
 B = Shape(shape_hash({"edition": "Enterprise", "features": ["PersonAccounts"]}, None), "b-def.json")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class MutableLimits:
