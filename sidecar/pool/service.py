@@ -399,6 +399,9 @@ class PoolService:
         early = timedelta(hours=max(limits.expiry_warning_hours, FINAL_WARNING_HOURS))
         final = timedelta(hours=FINAL_WARNING_HOURS)
         sent: list[ExpiryWarning] = []
+        # The timer calls this every refresh; a read on the reader keeps it off the write lock when nothing is due.
+        if not await store.leased_expiring(self._db.reader, now, now + early):
+            return sent
         async with self._db.transaction() as conn:
             for org in await store.leased_expiring(conn, now, now + early):
                 assert org.expires_at is not None and org.assigned_agent_id is not None
