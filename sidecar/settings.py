@@ -58,6 +58,12 @@ class OrgPoolSettings(BaseModel):
     sfRunConcurrency: int = Field(2, ge=1, le=16, **_NUMBER)
     # Shown as ScratchOrg.machineName on the leases this desktop holds in a shared pool (default: the host name).
     machineName: str | None = Field(None, max_length=100)
+    # Orgs of unknown shape (registered or discovered without a definition) may serve any agent.
+    reuseUnknownShapes: bool = Field(True, strict=True)
+    # `org:expiring` goes to a leased org's agent this many hours before expiry, and again at 1 hour.
+    expiryWarningHours: float = Field(24, ge=1, le=720, **_NUMBER)
+    # org:remove deletes the org in the Dev Hub (`sf org delete scratch`) unless its deleteRemote says otherwise.
+    deleteOnRemove: bool = Field(False, strict=True)
 
 
 @dataclass(frozen=True)
