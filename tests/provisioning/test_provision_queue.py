@@ -229,7 +229,9 @@ async def test_org_creations_are_serialized_but_the_rest_runs_in_parallel(
     home: Path, tmp_path: Path, fake_sf: FakeSf
 ) -> None:
     worktrees = [make_worktree(tmp_path / f"wt{n}", data=False, users=False) for n in range(4)]
-    fake_sf.write(fake_state(delays={"org create scratch": 0.4, "project deploy start": 1.0}))
+    # A deploy lasts longer than a creation plus the start-up of the next fake `sf` on a loaded machine (about a
+    # second on 2 busy cores), so parallel deploys must overlap while serialized creations cannot.
+    fake_sf.write(fake_state(delays={"org create scratch": 0.4, "project deploy start": 3.0}))
     async with SidecarProcess.start(home, settings=fake_sf.settings(maxOrgs=4), env=fake_sf.env) as sc:
         results: dict[str, dict] = {}
         async with anyio.create_task_group() as tg:
