@@ -38,7 +38,14 @@ from sidecar.errors import (
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import results
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    CreationPending,
+    DevHubLimit,
+    Reservation,
+    create_scratch_org,
+    register_created,
+)
 from sidecar.provisioning.delta import (
     Delta,
     Full,
@@ -431,7 +438,11 @@ class Pipeline:
                     cwd=self.paths.cwd,
                     sink=step.section.write,
                     timeout=step.remaining(),
+                    reservation=reservation,
+                    agent_id=self.agent_id,
                 )
+            except CreationPending as exc:  # the background sees it through; the org joins the pool when ready
+                return Queued(QueueReason.CAPACITY, f"{exc.sentence} Agent {self.agent_id} waits in the queue.")
             except DevHubLimit as exc:
                 return Queued(
                     QueueReason.DEVHUB_LIMIT,

@@ -19,7 +19,13 @@ import anyio
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SidecarError
 from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    CreationPending,
+    DevHubLimit,
+    create_scratch_org,
+    register_created,
+)
 from sidecar.provisioning.hydration import hydrate
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
@@ -102,7 +108,10 @@ class PreWarmer:
                     cwd=project,
                     sink=None,
                     timeout=cfg.stepTimeoutMinutes * 60,
+                    reservation=reservation,
                 )
+            except CreationPending:  # seen through in the background (resumption.py)
+                return False
             except DevHubLimit as exc:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
             try:
