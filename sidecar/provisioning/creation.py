@@ -69,10 +69,12 @@ FINAL = frozenset(
         "ScratchOrgInfoNotFound",
         "NoScratchOrgInfoError",
         "ScratchOrgDeletedError",
-        "CacheMissError",
-        "JobIdMismatchError",
     }
 )
+# This CLI no longer has the job in its cache: it completed (a resume that finished while nobody read its answer,
+# say its sidecar was killed) or was resumed by hand. The org may be authorized here all the same (see
+# resumption.py, which looks for it in `sf org list`).
+CACHE_MISS = frozenset({"CacheMissError", "JobIdMismatchError"})
 # The pause between two resumes that came back at once (`--wait 0` near the deadline), like the CLI's own poll.
 RESUME_PAUSE_SECONDS = float(os.environ.get("SWEATSHOP_RESUME_PAUSE_SECONDS", "1.0"))
 
@@ -177,6 +179,14 @@ class CreationJobs:
             async with self._db.transaction() as conn:
                 await creation_store.remove(conn, job_id)
 
+    def settler(self, job_id: str) -> Callable[[], Awaitable[None]]:
+        """What a CreatedOrg calls once it is registered or deleted (CreatedOrg.settle)."""
+
+        async def settle() -> None:
+            await self.clear(job_id)
+
+        return settle
+
     async def attempted(self, job_id: str, error: str) -> None:
         async with self._db.transaction() as conn:
             await creation_store.attempted(conn, job_id, mask(error))
@@ -197,6 +207,10 @@ class CreationJobs:
             self._wake = anyio.Event()
             await self._wake.wait()
         return self._handed.pop(0)
+
+
+class SignupUnknown(SfFailed):
+    """The CLI's cache no longer has the job (CACHE_MISS); its row is kept for whoever looks for the org."""
 
 
 class CreationPending(Exception):
@@ -328,7 +342,7 @@ async def create_scratch_org(
         await sink("stdout", f"Signup {job_id} accepted by the Dev Hub; waiting for the org.\n")
     try:
         return await resume_until(sf, jobs, job, deadline=deadline, first_wait=settings.createWaitMinutes, sink=sink)
-    except CreationPending:
+    except (CreationPending, SignupUnknown):
         jobs.hand_over(job, reservation.hand_over())
         raise
     except SfFailed:
@@ -352,7 +366,8 @@ async def resume_until(
     The first resume waits `first_wait` minutes (orgPool.createWaitMinutes, the old creation's `--wait`); when the
     signup outlives it, later ones wait what is left before the deadline, never past it. CreationPending when time
     is up or the CLI could not give an answer (not started, killed, unreadable output: the signup is still there);
-    SfFailed, with the job forgotten, when the answer is final.
+    SfFailed, with the job forgotten, when the answer is final; SignupUnknown (job kept) when the CLI no longer
+    knows the job.
     """
     cwd = Path(job.cwd) if job.cwd else None
     wait = max(0, first_wait)
@@ -377,6 +392,8 @@ async def resume_until(
                 continue
             if exit_code == EXIT_PARTIAL:
                 await _discard_unusable(sf, jobs, job, exc, sink)
+            if name in CACHE_MISS:
+                raise SignupUnknown(exc.message, **exc.data) from None
             if name in FINAL:
                 await jobs.clear(job.job_id)
                 log.warning("signup %s of org %s ended: %s", job.job_id, job.alias, exc.message)
@@ -433,10 +450,6 @@ def _created(job: JobRow, envelope: Envelope, jobs: CreationJobs) -> CreatedOrg:
     username = result.get("username") or auth.get("username")
     if not isinstance(username, str) or not username:
         raise SfFailed("`sf org resume scratch` returned no username", name="UnexpectedOutput")
-
-    async def settle() -> None:
-        await jobs.clear(job.job_id)
-
     return CreatedOrg(
         alias=job.alias,
         username=username,
@@ -445,7 +458,7 @@ def _created(job: JobRow, envelope: Envelope, jobs: CreationJobs) -> CreatedOrg:
         login_url=auth.get("loginUrl"),
         expires_at=_expiry(result),
         job_id=job.job_id,
-        settle=settle,
+        settle=jobs.settler(job.job_id),
     )
 
 

@@ -11,7 +11,8 @@ with backoff until the CLI stops knowing it (its job ids are valid for 24 hours)
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import anyio
@@ -20,9 +21,11 @@ from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
 from sidecar.pool.service import PoolService
 from sidecar.provisioning.creation import (
     CapacityGate,
+    CreatedOrg,
     CreationJobs,
     CreationPending,
     Reservation,
+    SignupUnknown,
     register_created,
     resume_until,
 )
@@ -30,12 +33,14 @@ from sidecar.provisioning.creation_store import JobRow
 from sidecar.provisioning.masking import mask
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.timeutil import end_of_day
 
 log = logging.getLogger(__name__)
 
 # The CLI resumes a job for 24 hours after its signup; after that it is the Dev Hub's (and org:orphans') business.
 JOB_VALID_FOR = timedelta(hours=24)
-RETRY_SECONDS = (5.0, 300.0)
+# Pauses between two attempts at a job still under way: doubling, capped (the first is settable for tests).
+RETRY_SECONDS = (float(os.environ.get("SWEATSHOP_RESUME_RETRY_SECONDS", "5")), 300.0)
 
 
 class CreationResumer:
@@ -102,9 +107,17 @@ class CreationResumer:
             return True
         cfg = self._settings.current.org_pool
         deadline = anyio.current_time() + cfg.stepTimeoutMinutes * 60
-        created = await resume_until(
-            self._sf, self._jobs, job, deadline=deadline, first_wait=cfg.createWaitMinutes, sink=None
-        )
+        try:
+            created = await resume_until(
+                self._sf, self._jobs, job, deadline=deadline, first_wait=cfg.createWaitMinutes, sink=None
+            )
+        except SignupUnknown:
+            found = await self._authorized(job, cfg.stepTimeoutMinutes * 60)
+            if found is None:
+                log.warning("scratch org creation %s (org %s) is no longer known to the CLI", job.job_id, job.alias)
+                await self._jobs.clear(job.job_id)
+                return True
+            created = found
         cwd = Path(job.cwd) if job.cwd else None
         try:
             org = await register_created(self._pool, self._sf, created, cwd=cwd, sink=None)
@@ -115,6 +128,32 @@ class CreationResumer:
         self.resumed += 1
         log.info("resumed scratch org creation %s: org %s is in the pool", job.job_id, org.alias)
         return True
+
+    async def _authorized(self, job: JobRow, timeout: float) -> CreatedOrg | None:  # noqa: ASYNC109 - the step's budget
+        """The job's org among the CLI's authorized scratch orgs: a resume that finished while nobody read its
+        answer (its sidecar was killed) leaves the org there and the job gone from the CLI's cache."""
+        if job.username is None:
+            return None
+        listed = await self._sf.org_list(timeout)
+        entries = listed.get("scratchOrgs") if isinstance(listed, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("username") == job.username:
+                expires = entry.get("expirationDate")
+                try:
+                    expires_at = end_of_day(date.fromisoformat(str(expires)[:10])) if expires else None
+                except ValueError:
+                    expires_at = None
+                return CreatedOrg(
+                    alias=job.alias,
+                    username=job.username,
+                    sf_org_id=entry.get("orgId"),
+                    instance_url=entry.get("instanceUrl"),
+                    login_url=entry.get("loginUrl"),
+                    expires_at=expires_at,
+                    job_id=job.job_id,
+                    settle=self._jobs.settler(job.job_id),
+                )
+        return None
 
     async def _attempted(self, job: JobRow, why: str) -> None:
         try:
