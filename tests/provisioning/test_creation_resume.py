@@ -20,7 +20,6 @@ from tests.support.provisioning import (
     fake_state,
     kill_leftovers,
     make_worktree,
-    processes_with,
     provision_in_background,
     statuses,
     terminal_text,
@@ -113,50 +112,88 @@ async def test_a_creation_outliving_its_step_is_queued_then_continues_from_the_b
     assert len(calls_of(fake_sf, "org", "create", "scratch")) == 1
 
 
+def recorded_children(home: Path) -> int:
+    with sqlite3.connect(f"file:{home / 'sidecar.db'}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT COUNT(*) FROM provision_run_children").fetchone()[0])
+
+
+async def kill_mid_creation(home: Path, worktree: Path, fake_sf: FakeSf, env: dict[str, str]) -> dict[str, Any]:
+    """Start a provisioning, kill -9 the sidecar while `org resume scratch` waits on the Dev Hub; the job row."""
+    async with (
+        SidecarProcess.start(home, settings=fake_sf.settings(), env=env) as sc,
+        anyio.create_task_group() as tg,
+    ):
+        outcome: dict[str, Any] = {}
+        await provision_in_background(tg, sc, config("a1", worktree), outcome, "accepted by the Dev Hub")
+        # The job is on disk before the wait.
+        (row,) = job_rows(home)
+        assert row["job_id"].startswith("2SR") and row["username"] and row["agent_id"] == "a1"
+        with anyio.fail_after(10):  # the resume is running, and recorded as the run's (the restart stops it)
+            while not recorded_children(home):
+                await anyio.sleep(0.05)
+        sc.kill9()
+        tg.cancel_scope.cancel()
+    return row
+
+
+async def restarted_and_settled(
+    home: Path, worktree: Path, fake_sf: FakeSf, env: dict[str, str], row: dict[str, Any]
+) -> None:
+    """Restart: the run is reported interrupted, the job is seen through (org in the pool, nothing leaked), and
+    the agent provisioning again gets that org without a second signup."""
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env=env) as sc:
+        note = await sc.wait_notification("agent:status", lambda p: p["agentId"] == "a1", timeout=10)
+        assert note["params"]["status"] == "ERROR"
+        assert "interrupted during the org step" in note["params"]["errors"][0]
+        with anyio.fail_after(30):
+            while not await sc.call("org:list"):
+                await anyio.sleep(0.1)
+        (org,) = await sc.call("org:list")
+        assert org["alias"] == "qa-a1" and org["status"] == "available" and org["source"] == "provisioned"
+        assert org["username"] == row["username"]
+        await no_slot_leaked(sc, fake_sf)
+        assert job_rows(home) == []
+        again = await sc.call("agent:provision", config("a1", worktree), timeout=30)
+        assert again["success"] is True and again["org"]["id"] == org["id"]
+    assert len(calls_of(fake_sf, "org", "create", "scratch")) == 1
+
+
 async def test_a_sidecar_killed_mid_creation_resumes_it_at_restart(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     fake_sf.write(fake_state(delays={"org create scratch": 6.0}))
     marker = str(fake_sf.state_path)
     env = {**fake_sf.env, **FAST}
     try:
-        async with (
-            SidecarProcess.start(home, settings=fake_sf.settings(), env=env) as sc,
-            anyio.create_task_group() as tg,
-        ):
-            outcome: dict[str, Any] = {}
-            await provision_in_background(tg, sc, config("a1", worktree), outcome, "accepted by the Dev Hub")
-            # The job is on disk before the wait (the resume now waits on the Dev Hub).
-            rows = job_rows(home)
-            assert len(rows) == 1 and rows[0]["job_id"].startswith("2SR") and rows[0]["username"]
-            with anyio.fail_after(10):
-                while not calls_of(fake_sf, "org", "create", "scratch") or not processes_with(
-                    marker, exclude=(sc.pid,)
-                ):
-                    await anyio.sleep(0.05)
-            sc.kill9()
-            tg.cancel_scope.cancel()
-        assert fake_sf.read()["signups"], "the signup is still under way in the Dev Hub"
-        assert fake_sf.read()["orgs"] == []
-        async with SidecarProcess.start(home, settings=fake_sf.settings(), env=env) as sc:
-            note = await sc.wait_notification("agent:status", lambda p: p["agentId"] == "a1", timeout=10)
-            assert (
-                note["params"]["status"] == "ERROR"
-                and "interrupted during the org step" in (note["params"]["errors"][0])
-            )
-            with anyio.fail_after(30):
-                while not await sc.call("org:list"):
-                    await anyio.sleep(0.1)
-            (org,) = await sc.call("org:list")
-            assert org["alias"] == "qa-a1" and org["status"] == "available" and org["source"] == "provisioned"
-            assert org["username"] == rows[0]["username"]
-            await no_slot_leaked(sc, fake_sf)
-            assert job_rows(home) == []
-            # The interrupted agent provisions again and gets that org: no second signup.
-            again = await sc.call("agent:provision", config("a1", worktree), timeout=30)
-            assert again["success"] is True and again["org"]["id"] == org["id"]
-        assert len(calls_of(fake_sf, "org", "create", "scratch")) == 1
-        resumed = [c for c in calls_of(fake_sf, "org", "resume", "scratch") if c["exitCode"] == 0]
-        assert [flag(c["argv"], "--job-id") for c in resumed] == [rows[0]["job_id"]]
+        row = await kill_mid_creation(home, worktree, fake_sf, env)
+        state = fake_sf.read()
+        assert state["signups"] and state["orgs"] == [], "the signup is still under way in the Dev Hub"
+        await restarted_and_settled(home, worktree, fake_sf, env, row)
+        # The killed sidecar's resume was stopped at the restart; the restarted one's finished the job.
+        finished = [c for c in calls_of(fake_sf, "org", "resume", "scratch") if c["exitCode"] == 0]
+        assert [flag(c["argv"], "--job-id") for c in finished] == [row["job_id"]]
+    finally:
+        kill_leftovers(marker)
+
+
+async def test_a_resume_that_finished_while_its_sidecar_was_dead_is_found_at_restart(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
+    """The dead sidecar's resume outlived it and authorized the org; the CLI's cache no longer has the job
+    (CacheMissError): the restart finds the org among the CLI's orgs and registers it instead of losing it."""
+    worktree = make_worktree(tmp_path / "wt", data=False, users=False)
+    fake_sf.write(fake_state(delays={"org create scratch": 2.0}))
+    marker = str(fake_sf.state_path)
+    env = {**fake_sf.env, **FAST}
+    try:
+        row = await kill_mid_creation(home, worktree, fake_sf, env)
+        with anyio.fail_after(10):  # nobody stops it: the orphaned resume finishes the signup
+            while not fake_sf.read().get("orgs"):
+                await anyio.sleep(0.05)
+        assert not fake_sf.read().get("signups")
+        await restarted_and_settled(home, worktree, fake_sf, env, row)
+        names = [c["exitCode"] for c in calls_of(fake_sf, "org", "resume", "scratch")]
+        assert names[-1] == 1  # the restarted sidecar's resume: the job is no longer in the CLI's cache
+        assert ["org", "list", "--json"] in [c["argv"] for c in fake_sf.calls()]
     finally:
         kill_leftovers(marker)
 
