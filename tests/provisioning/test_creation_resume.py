@@ -6,6 +6,8 @@ either registered in the pool or deleted; no Dev Hub slot leaks (the fake's orgs
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +77,6 @@ async def test_a_timed_out_creation_is_resumed_and_registered(home: Path, tmp_pa
     # The first resume waits the configured createWaitMinutes (15); the next ones what is left of the step.
     assert flag(resumes[0]["argv"], "--wait") == "15"
     assert all(int(flag(c["argv"], "--wait")) <= 30 for c in resumes)
-    # A resume writes CLI state (auth, alias): never at the same time as a create or a delete.
-    assert resumes[0]["start"] >= create[0]["end"]
 
 
 async def test_a_creation_outliving_its_step_is_queued_then_continues_from_the_background(
@@ -158,44 +158,53 @@ async def restarted_and_settled(
     assert len(calls_of(fake_sf, "org", "create", "scratch")) == 1
 
 
-async def test_a_sidecar_killed_mid_creation_resumes_it_at_restart(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
-    worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(fake_state(delays={"org create scratch": 6.0}))
-    marker = str(fake_sf.state_path)
-    env = {**fake_sf.env, **FAST}
-    try:
-        row = await kill_mid_creation(home, worktree, fake_sf, env)
-        state = fake_sf.read()
-        assert state["signups"] and state["orgs"] == [], "the signup is still under way in the Dev Hub"
-        await restarted_and_settled(home, worktree, fake_sf, env, row)
-        # The killed sidecar's resume was stopped at the restart; the restarted one's finished the job.
-        finished = [c for c in calls_of(fake_sf, "org", "resume", "scratch") if c["exitCode"] == 0]
-        assert [flag(c["argv"], "--job-id") for c in finished] == [row["job_id"]]
-    finally:
-        kill_leftovers(marker)
+@pytest.fixture
+def signup_seconds() -> float:
+    return 6.0
 
 
+@pytest.fixture
+def killed(home: Path, tmp_path: Path, fake_sf: FakeSf, signup_seconds: float) -> Iterator[KilledRun]:
+    """A worktree and the environment of a run to be killed mid-creation (the Dev Hub takes `signup_seconds`);
+    whatever `sf` it leaves is stopped at the end, should an assertion fail first."""
+    fake_sf.write(fake_state(delays={"org create scratch": signup_seconds}))
+    yield KilledRun(make_worktree(tmp_path / "wt", data=False, users=False), {**fake_sf.env, **FAST})
+    kill_leftovers(str(fake_sf.state_path))
+
+
+@dataclass(frozen=True)
+class KilledRun:
+    worktree: Path
+    env: dict[str, str]
+
+
+async def test_a_sidecar_killed_mid_creation_resumes_it_at_restart(
+    home: Path, fake_sf: FakeSf, killed: KilledRun
+) -> None:
+    row = await kill_mid_creation(home, killed.worktree, fake_sf, killed.env)
+    state = fake_sf.read()
+    assert state["signups"] and state["orgs"] == [], "the signup is still under way in the Dev Hub"
+    await restarted_and_settled(home, killed.worktree, fake_sf, killed.env, row)
+    # The killed sidecar's resume was stopped at the restart; the restarted one's finished the job.
+    finished = [c for c in calls_of(fake_sf, "org", "resume", "scratch") if c["exitCode"] == 0]
+    assert [flag(c["argv"], "--job-id") for c in finished] == [row["job_id"]]
+
+
+@pytest.mark.parametrize("signup_seconds", [2.0])
 async def test_a_resume_that_finished_while_its_sidecar_was_dead_is_found_at_restart(
-    home: Path, tmp_path: Path, fake_sf: FakeSf
+    home: Path, fake_sf: FakeSf, killed: KilledRun
 ) -> None:
     """The dead sidecar's resume outlived it and authorized the org; the CLI's cache no longer has the job
     (CacheMissError): the restart finds the org among the CLI's orgs and registers it instead of losing it."""
-    worktree = make_worktree(tmp_path / "wt", data=False, users=False)
-    fake_sf.write(fake_state(delays={"org create scratch": 2.0}))
-    marker = str(fake_sf.state_path)
-    env = {**fake_sf.env, **FAST}
-    try:
-        row = await kill_mid_creation(home, worktree, fake_sf, env)
-        with anyio.fail_after(10):  # nobody stops it: the orphaned resume finishes the signup
-            while not fake_sf.read().get("orgs"):
-                await anyio.sleep(0.05)
-        assert not fake_sf.read().get("signups")
-        await restarted_and_settled(home, worktree, fake_sf, env, row)
-        names = [c["exitCode"] for c in calls_of(fake_sf, "org", "resume", "scratch")]
-        assert names[-1] == 1  # the restarted sidecar's resume: the job is no longer in the CLI's cache
-        assert ["org", "list", "--json"] in [c["argv"] for c in fake_sf.calls()]
-    finally:
-        kill_leftovers(marker)
+    row = await kill_mid_creation(home, killed.worktree, fake_sf, killed.env)
+    with anyio.fail_after(10):  # nobody stops it: the orphaned resume finishes the signup
+        while not fake_sf.read().get("orgs"):
+            await anyio.sleep(0.05)
+    assert not fake_sf.read().get("signups")
+    await restarted_and_settled(home, killed.worktree, fake_sf, killed.env, row)
+    codes = [c["exitCode"] for c in calls_of(fake_sf, "org", "resume", "scratch")]
+    assert codes[-1] == 1  # the restarted sidecar's resume: the job is no longer in the CLI's cache
+    assert ["org", "list", "--json"] in [c["argv"] for c in fake_sf.calls()]
 
 
 async def test_a_resumed_org_that_fails_is_deleted(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
