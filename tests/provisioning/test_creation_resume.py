@@ -15,6 +15,9 @@ import anyio
 import pytest
 
 from sidecar.devtools.client import SidecarProcess
+from sidecar.provisioning.creation import delete_args, resume_args
+from sidecar.sf import grammar
+from sidecar.sf.client import writes_cli_state
 from tests.support.fakesf import FakeSf
 from tests.support.provisioning import (
     HUB,
@@ -236,3 +239,15 @@ async def test_a_failed_signup_leaves_no_job(home: Path, tmp_path: Path, fake_sf
         assert job_rows(home) == [] and await sc.call("org:list") == []
         await no_slot_leaked(sc, fake_sf)
     assert calls_of(fake_sf, "org", "delete", "scratch") == []  # no org was made: nothing to delete
+
+
+@pytest.mark.parametrize("wait", [0, 1, 15, 120])
+def test_the_resume_and_delete_lines_are_the_real_clis(wait: int) -> None:
+    """Checked with the real CLI's grammar; a resume writes CLI state (auth, alias), so it runs one at a time with
+    creations and deletes."""
+    resume = grammar.parse([*resume_args("2SR000000000001AAA", wait), "--json"])
+    assert resume.ok and resume.command_id == "org:resume:scratch", [e.message for e in resume.errors]
+    assert resume.flags == {"job-id": "2SR000000000001AAA", "wait": str(wait), "json": True}
+    delete = grammar.parse([*delete_args("test-x@example.com"), "--json"])
+    assert delete.ok and delete.flags == {"target-org": "test-x@example.com", "no-prompt": True, "json": True}
+    assert writes_cli_state(resume_args("2SR000000000001AAA", wait)) and writes_cli_state(delete_args("x"))
