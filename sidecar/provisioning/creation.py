@@ -210,7 +210,8 @@ class CreationJobs:
 
 
 class SignupUnknown(SfFailed):
-    """The CLI's cache no longer has the job (CACHE_MISS); its row is kept for whoever looks for the org."""
+    """The CLI's cache no longer has the job (CACHE_MISS), or its resume said nothing usable of the org; the row is
+    kept for whoever looks for the org among the CLI's authorized orgs (resumption.py)."""
 
 
 class CreationPending(Exception):
@@ -449,7 +450,8 @@ def _created(job: JobRow, envelope: Envelope, jobs: CreationJobs) -> CreatedOrg:
     auth = found if isinstance(found := result.get("authFields"), dict) else {}
     username = result.get("username") or auth.get("username")
     if not isinstance(username, str) or not username:
-        raise SfFailed("`sf org resume scratch` returned no username", name="UnexpectedOutput")
+        # The org may well exist: whoever sees the job through next looks for it in `sf org list`.
+        raise SignupUnknown("`sf org resume scratch` returned no username", name="UnexpectedOutput")
     return CreatedOrg(
         alias=job.alias,
         username=username,
