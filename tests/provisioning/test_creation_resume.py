@@ -210,6 +210,29 @@ async def test_a_resume_that_finished_while_its_sidecar_was_dead_is_found_at_res
     assert ["org", "list", "--json"] in [c["argv"] for c in fake_sf.calls()]
 
 
+async def test_an_agent_stopped_mid_creation_leaves_the_org_to_the_pool(
+    home: Path, tmp_path: Path, fake_sf: FakeSf
+) -> None:
+    """agent:stopped kills the waiting resume; the signup still holds a Dev Hub slot, so the background sees it
+    through and the org joins the pool as available."""
+    worktree = make_worktree(tmp_path / "wt", data=False, users=False)
+    fake_sf.write(fake_state(delays={"org create scratch": 3.0}))
+    async with SidecarProcess.start(home, settings=fake_sf.settings(), env={**fake_sf.env, **FAST}) as sc:
+        async with anyio.create_task_group() as tg:
+            outcome: dict[str, Any] = {}
+            await provision_in_background(tg, sc, config("a1", worktree), outcome, "accepted by the Dev Hub")
+            await sc.call("agent:stopped", "a1")
+        assert outcome["success"] is False and "cancelled" in outcome["errors"][0]
+        with anyio.fail_after(30):
+            while not await sc.call("org:list"):
+                await anyio.sleep(0.1)
+        (org,) = await sc.call("org:list")
+        assert org["alias"] == "qa-a1" and org["status"] == "available" and org["assignedAgentId"] is None
+        await no_slot_leaked(sc, fake_sf)
+        assert job_rows(home) == []
+    assert len(calls_of(fake_sf, "org", "create", "scratch")) == 1
+
+
 async def test_a_resumed_org_that_fails_is_deleted(home: Path, tmp_path: Path, fake_sf: FakeSf) -> None:
     worktree = make_worktree(tmp_path / "wt", data=False, users=False)
     # The signup completes, but the definition's settings do not deploy: exit 68, an org that is not as asked.
