@@ -165,6 +165,7 @@ async def run(
                     raise RuntimeError(f"surface methods without a handler: {unbound}")
                 # Runs once transport.serve has attached the peer, so its restart report is not dropped.
                 tg.start_soon(retrying, "provisioning", provisioning.serve)
+                tg.start_soon(retrying, "scratch org creations", provisioning.resume_creations)
 
             tg.start_soon(settings.watch)
             tg.start_soon(refresh_loop, pool, settings, storage)

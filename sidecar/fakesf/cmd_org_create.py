@@ -1,4 +1,9 @@
-"""`sf org create scratch`: the Dev Hub checks, its limits, and the org it adds to the state."""
+"""`sf org create scratch`: the Dev Hub checks, its limits, and the org it adds to the state.
+
+A signup the command does not see through (`--async`, or a `--wait` that runs out: exit 69) stays in the state
+under `signups`, keyed by its job id (the ScratchOrgInfo id, `2SR...`), with the org it will become: `org resume
+scratch` (cmd_org_resume.py) finishes it, as the real CLI does from its scratch org cache.
+"""
 
 from __future__ import annotations
 
@@ -38,21 +43,75 @@ def org_create_scratch(inv: Invocation) -> int:
         _reserve_signup(state)
 
     scratch_org_info_id = ids.new_id("2SR")
+    org = _new_org(args, definition, hub)
+    if args.get("async"):
+        return _request_only(inv, scratch_org_info_id, org, definition)
     inv.say(f"Creating Scratch Org\nRequest Id: {scratch_org_info_id}")
     wait_seconds = args.get("wait") * 60
-    if inv.delay > wait_seconds:
-        _stages(inv, wait_seconds)
-        write_stderr(f"Resume with sf org resume scratch --job-id {scratch_org_info_id}\n")
-        raise FakeSfError("Error", "The scratch org did not complete within your wait time", 69, code="69")
+    if inv.scenario == "timeout" or inv.delay > wait_seconds:
+        # The Dev Hub goes on with the signup; `org resume scratch --job-id` finishes it later.
+        _record_signup(inv, scratch_org_info_id, org, definition, outcome=None)
+        if inv.scenario != "timeout":  # the scenario plays a --wait that has already run out
+            _stages(inv, wait_seconds)
+        raise wait_ran_out(scratch_org_info_id)
     _stages(inv, inv.delay)
     if inv.scenario == "signup-failed":
         with inv.store.transaction() as state:
-            _release_active(state)
-        raise FakeSfError(
-            "RemoteOrgSignupFailed", "The request to create a scratch org failed with error code: C-1033.", 1
-        )
+            release_active(state)
+        raise signup_failed()
 
-    org = _new_org(args, definition, hub)
+    warnings = add_org(inv, org)
+    if inv.scenario == "settings-failed":
+        raise settings_failed(org["username"])
+    result = result_of(org, scratch_org_info_id, args.get("duration-days"), definition)
+    result["warnings"] = warnings
+    return inv.finish(result, human=ready_text(org))
+
+
+def wait_ran_out(job_id: str) -> FakeSfError:
+    """Exit 69 as OrgCreateScratch raises it (`this.error(..., {code: '69', exit: 69})`): a plain `Error` whose
+    only carrier of the job id is the message text; no `data`."""
+    message = (
+        "The scratch org did not complete within your wait time. Resume scratch org creation by running "
+        f'"sf org resume scratch --job-id {job_id}"'
+    )
+    return FakeSfError("Error", message, 69, code="69")
+
+
+def signup_failed() -> FakeSfError:
+    """The Dev Hub's signup ended in error (ScratchOrgInfo Status `Error`, code C-1033)."""
+    return FakeSfError(
+        "RemoteOrgSignupFailed",
+        "The request to create a scratch org failed with error code: C-1033.",
+        1,
+        actions=[
+            "See https://developer.salesforce.com/docs/atlas.en-us.sfdx_dev.meta/sfdx_dev/"
+            "sfdx_dev_scratch_orgs_error_codes.htm for information on error code C-1033."
+        ],
+    )
+
+
+def settings_failed(username: str) -> FakeSfError:
+    """The org exists and is authorized, but the definition's settings did not deploy (core's deploySettings):
+    `ProblemDeployingSettings`, exit 68 (core's setExitCodeIfError(68))."""
+    return FakeSfError(
+        "ProblemDeployingSettings",
+        f"A scratch org was created with username {username}, but the settings failed to deploy due to: \n"
+        "[Error] Settings:Security : Invalid setting securitySettings.passwordPolicies.expiration ",
+        68,
+        data={"status": "Failed", "success": False, "username": username},
+    )
+
+
+def ready_text(org: dict[str, Any]) -> str:
+    human = f"Your scratch org is ready.\nUsername: {org['username']}\nOrg ID: {org['orgId']}\n"
+    if org.get("alias"):
+        human += f"Alias: {org['alias']}\n"
+    return human
+
+
+def add_org(inv: Invocation, org: dict[str, Any]) -> list[str]:
+    """Authorize the new org (the alias moves to it, as in the real CLI); the Dev Hub's words about the signup."""
     with inv.store.transaction() as state:
         existing = state.setdefault("orgs", [])
         if org.get("alias"):
@@ -60,16 +119,46 @@ def org_create_scratch(inv: Invocation) -> int:
                 if other.get("alias") == org["alias"]:
                     other.pop("alias", None)
         existing.append(org)
-        if args.get("set-default"):
+        if org.pop("_setDefault", False) or inv.args.get("set-default"):
             state["defaultOrg"] = org.get("alias") or org["username"]
         # Scenario: the Dev Hub's words about the signup (unsupported features, settings it ignored).
-        warnings = [str(w) for w in state.get("createWarnings") or []]
-    result = _result(org, scratch_org_info_id, args.get("duration-days"), definition)
-    result["warnings"] = warnings
-    human = f"Your scratch org is ready.\nUsername: {org['username']}\nOrg ID: {org['orgId']}\n"
-    if org.get("alias"):
-        human += f"Alias: {org['alias']}\n"
-    return inv.finish(result, human=human)
+        return [str(w) for w in state.get("createWarnings") or []]
+
+
+def _record_signup(
+    inv: Invocation, job_id: str, org: dict[str, Any], definition: dict[str, Any], outcome: str | None
+) -> None:
+    """Keep a signup the command does not finish, with everything `org resume scratch` needs to finish it."""
+    with inv.store.transaction() as state:
+        state.setdefault("signups", {})[job_id] = {
+            "org": {**org, "_setDefault": bool(inv.args.get("set-default"))},
+            "definition": definition,
+            "durationDays": int(inv.args.get("duration-days")),
+            "requestedAt": time.time(),
+            "readyAt": time.time() + inv.delay,
+            "outcome": outcome,
+        }
+
+
+def _request_only(inv: Invocation, job_id: str, org: dict[str, Any], definition: dict[str, Any]) -> int:
+    """`--async`: the request is sent and the command returns at once (core's wait 0): `{username, scratchOrgInfo,
+    warnings}`, the ScratchOrgInfo still `New`, no orgId, no authFields (plugin-org's async NUT checks these keys)."""
+    if inv.scenario == "signup-failed":
+        outcome: str | None = "failed"
+    elif inv.scenario == "settings-failed":
+        outcome = "settings-failed"
+    else:
+        outcome = None
+    _record_signup(inv, job_id, org, definition, outcome)
+    for stage in ("Prepare Request", "Send Request", "Done"):
+        inv.say(f"✔ {stage}")
+    if not inv.json:
+        write_stderr(f'Resume scratch org creation by running "sf org resume scratch --job-id {job_id}"\n')
+    info = _info(org, job_id, int(inv.args.get("duration-days")), definition, status="New")
+    # The result's own `warnings` stay empty (core's wait-0 return); what the CLI says of the definition (its
+    # validation issues, emitted as Lifecycle warnings) is in the envelope's `warnings`, as for any command.
+    said = [str(w) for w in inv.state.get("createWarnings") or []]
+    return inv.finish({"username": org["username"], "scratchOrgInfo": info, "warnings": []}, warnings=said)
 
 
 STAGES = ("Prepare Request", "Send Request", "Wait For Org", "Available", "Authenticate", "Deploy Settings")
@@ -124,7 +213,7 @@ def _reserve_signup(state: dict[str, Any]) -> None:
             entry["remaining"] = int(entry["remaining"]) - 1
 
 
-def _release_active(state: dict[str, Any]) -> None:
+def release_active(state: dict[str, Any]) -> None:
     """A failed signup frees its active slot again (the daily count stays used)."""
     active = _explicit_limit(state, "ActiveScratchOrgs")
     if active is not None:
@@ -162,9 +251,11 @@ def _new_org(args: Any, definition: dict[str, Any], hub: str) -> dict[str, Any]:
     return org
 
 
-def _result(org: dict[str, Any], info_id: str, days: int, definition: dict[str, Any]) -> dict[str, Any]:
-    instance_name = "CS" + str(sum(map(ord, org["orgId"])) % 200)
-    info = {
+def _info(
+    org: dict[str, Any], info_id: str, days: int, definition: dict[str, Any], status: str = "Active"
+) -> dict[str, Any]:
+    """The ScratchOrgInfo record (AuthCode omitted, as the command does); a `New` one has no org yet."""
+    info: dict[str, Any] = {
         "Id": info_id,
         "CreatedDate": org["createdDate"],
         "DurationDays": days,
@@ -174,12 +265,25 @@ def _result(org: dict[str, Any], info_id: str, days: int, definition: dict[str, 
         "OrgName": org["orgName"],
         "ScratchOrg": org["orgId"][:15],
         "SignupEmail": str(definition.get("adminEmail") or "admin@example.com"),
-        "SignupInstance": instance_name,
+        "SignupInstance": _instance_name(org),
         "SignupUsername": org["username"],
-        "Status": "Active",
+        "Status": status,
         "Username": org["username"],
-        "AuthCode": ids.random_token(32),
     }
+    if status == "New":  # the Dev Hub has not made the org yet
+        for key in ("ScratchOrg", "SignupInstance", "Username", "LoginUrl"):
+            info.pop(key)
+    return info
+
+
+def _instance_name(org: dict[str, Any]) -> str:
+    return "CS" + str(sum(map(ord, org["orgId"])) % 200)
+
+
+def result_of(org: dict[str, Any], info_id: str, days: int, definition: dict[str, Any]) -> dict[str, Any]:
+    """What a finished creation (or resume) returns: `{username, scratchOrgInfo, authFields, warnings, orgId}`."""
+    instance_name = _instance_name(org)
+    info = _info(org, info_id, days, definition)
     auth = {
         "accessToken": ids.new_access_token(org["orgId"]),
         "instanceUrl": org["instanceUrl"],

@@ -22,7 +22,15 @@ COMMANDS: tuple[Command, ...] = (
         {"definition-file": Value("file"), "duration-days": DAYS, "wait": Value("int", minimum=2, default=5)},
         "cmd_org_create:org_create_scratch",
         target=None,
-        scenarios=frozenset({"limit", "daily-limit", "signup-failed", "no-devhub"}),
+        scenarios=frozenset({"limit", "daily-limit", "signup-failed", "settings-failed", "timeout", "no-devhub"}),
+    ),
+    Command(
+        "org:resume:scratch",
+        "OrgResumeScratch",
+        {"wait": Value("int", minimum=0, default=0)},
+        "cmd_org_resume:org_resume_scratch",
+        target=None,
+        scenarios=frozenset({"timeout"}),
     ),
     Command(
         "org:delete:scratch",

@@ -41,6 +41,7 @@ from sidecar.pool.shapes import Shape
 from sidecar.provisioning import results
 from sidecar.provisioning.creation import (
     CapacityGate,
+    CreationPending,
     DevHubLimit,
     Reservation,
     create_scratch_org,
@@ -466,7 +467,11 @@ class Pipeline:
                     cwd=self.paths.cwd,
                     sink=step.section.write,
                     timeout=step.remaining(),
+                    reservation=reservation,
+                    agent_id=self.agent_id,
                 )
+            except CreationPending as exc:  # the background sees it through; the org joins the pool when ready
+                return Queued(QueueReason.CAPACITY, f"{exc.sentence} Agent {self.agent_id} waits in the queue.")
             except DevHubLimit as exc:
                 return Queued(
                     QueueReason.DEVHUB_LIMIT,

@@ -20,6 +20,7 @@ from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
 from sidecar.provisioning.creation import (
     CapacityGate,
+    CreationPending,
     DevHubLimit,
     create_scratch_org,
     definition_shape,
@@ -110,7 +111,10 @@ class PreWarmer:
                     cwd=project,
                     sink=None,
                     timeout=cfg.stepTimeoutMinutes * 60,
+                    reservation=reservation,
                 )
+            except CreationPending:  # seen through in the background (resumption.py)
+                return False
             except DevHubLimit as exc:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
             try:

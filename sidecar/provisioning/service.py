@@ -25,7 +25,7 @@ from sidecar.pool.models import ChangeReason, OrgSource, ScratchOrg
 from sidecar.pool.orphans import OrphanOrg, parse_active_orgs, unknown_to
 from sidecar.pool.service import PoolChange, PoolService, check_agent_id, check_alias
 from sidecar.provisioning import store
-from sidecar.provisioning.creation import CapacityGate
+from sidecar.provisioning.creation import CapacityGate, CreationJobs
 from sidecar.provisioning.devhub import DevHubLimits, HubLimits
 from sidecar.provisioning.dispatcher import QueueDispatcher
 from sidecar.provisioning.models import (
@@ -41,6 +41,7 @@ from sidecar.provisioning.owner import HEARTBEAT_SECONDS, Owner
 from sidecar.provisioning.ownership import Ownership
 from sidecar.provisioning.paths import check_project, check_unchanged, run_paths
 from sidecar.provisioning.prewarm import PreWarmer
+from sidecar.provisioning.resumption import CreationResumer
 from sidecar.provisioning.runs import ActiveRun, ActiveRuns, RunExecutor, queued_result
 from sidecar.provisioning.sfrun import SfRunner
 from sidecar.settings import OrgPoolSettings, Settings, SettingsStore
@@ -78,7 +79,8 @@ class ProvisioningService:
         self._ready = anyio.Event()
         publish = self.events.publish
         self.ownership = Ownership(db, owner or Owner.this_process(), self._runs, publish, clock, heartbeat_seconds)
-        self.gate = CapacityGate(pool, self.wake)
+        self.gate = CapacityGate(pool, self.wake, CreationJobs(db, pool.holder.instance_id, clock))
+        self.creations = CreationResumer(self.gate.jobs, self.gate, pool, sf, settings)
         self.dispatcher = QueueDispatcher(
             db, pool, settings, self.gate, self._runs, self.ownership.owner, self._start, publish, clock
         )
@@ -133,6 +135,12 @@ class ProvisioningService:
             tg.start_soon(self.ownership.heartbeat_loop)
             self._ready.set()
             task_status.started()
+
+    async def resume_creations(self) -> None:
+        """Scratch org creations a killed sidecar left under way, and those runs hand over (see resumption.py);
+        started once the sweep has stopped what the dead process left running."""
+        await self._ready.wait()
+        await self.creations.serve()
 
     async def sweep(self, *, startup: bool = False) -> list[RunRecord]:
         """See Ownership.sweep: runs whose sidecar is provably gone, marked interrupted and reported."""

@@ -49,6 +49,7 @@ ORG_LIST_ARGS = ["org", "list"]  # without --all: only Active scratch orgs (see 
 
 STATE_WRITING_COMMANDS = (
     ("org", "create", "scratch"),
+    ("org", "resume", "scratch"),  # authorizes the org and sets its alias when the signup is done
     ("org", "delete"),
     ("alias",),
     ("config",),

@@ -64,7 +64,7 @@ async def test_new_org_full_pipeline_streams_and_reaches_qa_ready(home: Path, tm
         text = terminal_text(sc, "a1")
         echoes = [line for line in text.splitlines() if line.startswith("$ sf ")]
         assert [e.split()[2:4] for e in echoes] == [
-            ["org", "create"], ["project", "deploy"], ["project", "deploy"], ["data", "import"],
+            ["org", "create"], ["org", "resume"], ["project", "deploy"], ["project", "deploy"], ["data", "import"],
             ["org", "create"], ["org", "assign"], ["org", "open"],
         ]  # fmt: skip
         assert text.count("Deploying Metadata... Components:") >= 2

@@ -39,7 +39,7 @@ def test_org_create_scratch_lines(dev_hub: str | None, wait: int, days: int) -> 
         assert parsed.flags["alias"] == "qa-a1" and parsed.flags["duration-days"] == str(days)
         assert "set-default" not in parsed.flags  # -d would make it the CLI's default org
         assert parsed.flags.get("target-dev-hub") == dev_hub
-        assert int(parsed.flags["wait"]) >= 2  # the CLI refuses less
+        assert parsed.flags["async"] is True and "wait" not in parsed.flags  # the resume waits
 
 
 def test_org_list_line() -> None:
