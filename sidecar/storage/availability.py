@@ -30,12 +30,13 @@ def is_connection_loss(exc: BaseException) -> bool:
 
     Recognised by class name so this module never imports the driver: asyncpg's connection errors (SQLSTATE class
     08), operator intervention (57P: admin or crash shutdown, cannot connect now), a closed connection, OS errors
-    and timeouts while connecting.
+    and timeouts while connecting, a protocol left broken by a terminated backend.
     """
     if isinstance(exc, OSError | TimeoutError | ConnectionError):
         return True
     names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("asyncpg")}
-    if names & {"PostgresConnectionError", "OperatorInterventionError", "ConnectionDoesNotExistError"}:
+    # InternalClientError: the protocol of a connection whose backend was terminated mid-statement.
+    if names & {"PostgresConnectionError", "OperatorInterventionError", "InternalClientError"}:
         return True
     return "InterfaceError" in names and "closed" in str(exc)
 

@@ -143,7 +143,9 @@ class PostgresDatabase:
         try:
             self._pool = await asyncpg.create_pool(
                 dsn=self.target.url,
-                min_size=1,
+                # No floor: after a lost server the pool would retry it in the background, logging each failure;
+                # connections are opened when a request needs one (the back-off decides when that is tried).
+                min_size=0,
                 max_size=self._max_size,
                 command_timeout=60,
                 server_settings=self.server_settings(),
