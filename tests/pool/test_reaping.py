@@ -17,6 +17,7 @@ from sidecar.pool import instance_store
 from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.instances import STALE_BEATS, Instances
 from sidecar.pool.models import ChangeReason, OrgStatus
+from sidecar.pool.peers import PeerChanges
 from sidecar.pool.service import PoolChange, PoolLimits, PoolService
 from sidecar.storage.database import Database, open_target
 from sidecar.storage.url import DatabaseTarget
@@ -192,3 +193,38 @@ async def test_the_timeout_is_never_shorter_than_three_beats(desks: tuple[Clock,
     tiny = Instances(a.db, a.pool, lambda: 0.01, heartbeat_seconds=2.0)
     assert tiny.timeout() == timedelta(seconds=2.0 * STALE_BEATS)
     assert Instances(a.db, a.pool, lambda: 15, heartbeat_seconds=2.0).timeout() == timedelta(minutes=15)
+
+
+async def test_a_sidecar_that_reconnects_hears_of_its_own_leases_reaped_while_it_was_away(
+    desks: tuple[Clock, list[Desk]],
+) -> None:
+    """A was alive but cut off from the database (it could not beat); B reaped its lease. A's listener missed the
+    notification, so its resync must name the lease that ended, with A's agent, for its run to stop."""
+    clock, (a, b, _) = desks
+    peers = PeerChanges(a.pool, origin="proc_a")
+    kept = await a.pool.register("qa-kept", expires_at=START + timedelta(days=3))
+    lost = await a.pool.register("qa-lost", expires_at=START + timedelta(days=2))
+    assert (await a.pool.claim("agent-1")).id == lost.id  # type: ignore[union-attr]
+    assert (await a.pool.claim("agent-2")).id == kept.id  # type: ignore[union-attr]
+    clock.advance(minutes=TIMEOUT_MINUTES + 1)
+    reaped = await b.instances.reap()
+    assert {o.id for o in reaped} == {kept.id, lost.id}
+    # A comes back: agent-2 claims again at once (another org now, the kept one again), agent-1 does not.
+    await a.instances.beat()
+    assert (await a.pool.claim("agent-2")) is not None
+    heard_before = len(a.heard)
+    statuses: list[object] = []
+
+    async def resynced(status: object) -> None:
+        statuses.append(status)
+
+    peers.resynced.subscribe(resynced)
+    await peers.resync()
+    told = [(c.reason, c.org.id, c.agent_id) for c in a.heard[heard_before:]]
+    assert (ChangeReason.REAPED, lost.id, "agent-1") in told
+    assert all(agent != "agent-2" for _, _, agent in told if _ is ChangeReason.REAPED)
+    assert len(statuses) == 1
+    # Told once: a second resync has nothing more to say about it.
+    heard_before = len(a.heard)
+    await peers.resync()
+    assert [c for c in a.heard[heard_before:] if c.reason is ChangeReason.REAPED] == []
