@@ -150,7 +150,10 @@ class PostgresDatabase:
                 command_timeout=60,
                 server_settings=self.server_settings(),
             )
+            async with self._pool.acquire():  # the first connection: an unreachable server is found here
+                pass
         except Exception as exc:
+            await self.close()
             # The driver's message may quote the DSN; say what failed with the masked URL only.
             raise ConnectionError(
                 f"cannot connect to PostgreSQL at {self.target.masked()}: {exc.__class__.__name__}"
@@ -179,7 +182,7 @@ class PostgresDatabase:
         if self._pool is None:
             raise RuntimeError("database is not open")
         link = self.availability
-        async with link.guard():
+        async with link.guard(connecting=True):
             raw = await self._pool.acquire()
         try:
             tx = raw.transaction()
