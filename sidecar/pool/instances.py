@@ -84,12 +84,12 @@ class Instances:
 
     async def start(self) -> None:
         """Announce this instance (before it serves, so its first lease already has a live heartbeat)."""
-        async with self._db.transaction() as conn:
-            await store.start(conn, self.instance_id, self._pool.holder.machine_name, await self._now(conn))
+        await self.beat(starting=True)
 
-    async def beat(self) -> None:
+    async def beat(self, starting: bool = False) -> None:
         async with self._db.transaction() as conn:
-            await store.beat(conn, self.instance_id, self._pool.holder.machine_name, await self._now(conn))
+            now = await self._now(conn)
+            await store.beat(conn, self.instance_id, self._pool.holder.machine_name, now, starting)
 
     async def reap(self) -> list[ScratchOrg]:
         """End every lease whose instance missed its heartbeats for the timeout; the orgs back in the pool.
