@@ -64,6 +64,9 @@ class OrgPoolSettings(BaseModel):
     expiryWarningHours: float = Field(24, ge=1, le=720, **_NUMBER)
     # org:remove deletes the org in the Dev Hub (`sf org delete scratch`) unless its deleteRemote says otherwise.
     deleteOnRemove: bool = Field(False, strict=True)
+    # A shared pool's lease whose sidecar instance stopped heartbeating this long is ended by a live peer
+    # (sidecar/pool/instances.py); fractions allowed so tests can use seconds. Up to a week.
+    leaseTimeoutMinutes: float = Field(15, ge=0.01, le=10_080, **_NUMBER)
 
 
 @dataclass(frozen=True)

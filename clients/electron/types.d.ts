@@ -68,7 +68,7 @@ export interface CatalogIssue {
   reason: string;
 }
 
-export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered";
+export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered" | "reaped" | "resync";
 
 export interface ClaimOptions {
   shape?: string | null;
@@ -179,7 +179,7 @@ export interface OrgAdoptParams {
 
 export interface OrgChanged {
   reason: ChangeReason;
-  org: ScratchOrg;
+  org: ScratchOrg | null;
   status: PoolStatus;
   agentId: string | null;
 }
