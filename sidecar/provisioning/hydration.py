@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 import anyio
@@ -59,10 +60,13 @@ async def hydrate(
             terminal=Terminal(_discard),
             on_step=_nothing,
             waiting_ahead=_none_waiting,
+            quiet_deploys=True,  # no pane: a full deploy's progress would go nowhere, its `deploy report` is saved
         )
+        started = time.monotonic()
         outcome = await pipeline.hydrate(org)
         if isinstance(outcome.ending, Succeeded):
             await pool.set_hydration(org.id, Hydration.READY)
+            log.info("pre-warm: hydrated %s in %.0f ms", org.alias, (time.monotonic() - started) * 1000)
             return True
         problem = "; ".join([*outcome.errors, *outcome.warnings]) or "a step failed"
         log.warning("pre-warm: hydration of %s failed at %s: %s", org.alias, outcome.step, mask(problem))

@@ -239,6 +239,8 @@ class Pipeline:
     # Called the moment the run holds an org, so a lease ending under it from then on stops it.
     on_org: Callable[[ScratchOrg], None] = lambda org: None
     handover: Handover | None = None
+    # Every deploy with --json (no progress streamed, no `deploy report` afterwards): for runs nobody watches.
+    quiet_deploys: bool = False
     _org: ScratchOrg | None = None
     _errors: list[str] = field(default_factory=list)
     _warnings: list[str] = field(default_factory=list)
@@ -629,7 +631,10 @@ class Pipeline:
                 await self._restore_if_untouched(org, held, landed)
                 raise self._failure(attempt)
             await self._say(step, f"Full deploy: {attempt.fallback} The whole source dir is deployed instead.")
-        attempt = await self._deploy(step, org, [str(source_dir)])
+        if self.quiet_deploys:
+            attempt = await self._deploy_quiet(step, org, [str(source_dir)])
+        else:
+            attempt = await self._deploy(step, org, [str(source_dir)])
         landed.append(attempt.landed)
         if attempt.failed:
             await self._restore_if_untouched(org, held, landed)
@@ -678,7 +683,7 @@ class Pipeline:
             return _Attempt(failed=True, fallback=f"The delta cannot be passed to the CLI: {exc}.", landed=False)
         changed = set(paths)
         landed: bool | None = False
-        quiet = len(paths) <= DELTA_JSON_MAX_FILES
+        quiet = self.quiet_deploys or len(paths) <= DELTA_JSON_MAX_FILES
         for argv in argvs:
             chunk = argv[len(base) + 1 :: 2]
             if quiet:
