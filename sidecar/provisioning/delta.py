@@ -378,6 +378,29 @@ def _relative_pathspec(worktree: Path, source_dir: Path) -> str | None:
     return ":(literal)" + relative.as_posix() if relative.parts else "."
 
 
+async def commits_behind(
+    repo: Path,
+    commit: str | None,
+    *,
+    timeout: float = GIT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - the git call's own limit
+) -> int | None:
+    """How many commits `repo`'s HEAD has that `commit` lacks, in one `rev-list --left-right --count`; None when
+    `commit` is not an ancestor of HEAD (it has commits HEAD lacks), is not in the repository, or is not an object
+    name at all. Raises GitError when git itself fails or `repo` has no HEAD."""
+    if commit is None or not OBJECT_NAME.fullmatch(commit):
+        return None
+    git = _Git(repo, timeout)
+    code, out, err = await git.exec(["rev-list", "--left-right", "--count", f"{commit}...HEAD^{{commit}}", "--"])
+    if code != 0:
+        if await git.exists(f"{commit}^{{commit}}"):
+            raise GitError(f"git rev-list failed in {repo} ({err.decode('utf-8', 'replace').strip() or code}).")
+        return None
+    left, _, right = out.decode("ascii", "replace").strip().partition("\t")
+    if not left.isdigit() or not right.isdigit():
+        raise GitError(f"git rev-list printed {out[:80]!r} in {repo}.")
+    return int(right) if int(left) == 0 else None
+
+
 def _pathspec(top: Path, source_dir: Path) -> str:
     """The source dir as a literal pathspec relative to the repository's top (no glob magic in odd names)."""
     try:

@@ -20,7 +20,7 @@ from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SidecarErro
 from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
 from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
-from sidecar.provisioning.hydration import hydrate
+from sidecar.provisioning.hydration import hydrate, rehydrate_stale
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
 from sidecar.settings import OrgPoolSettings, SettingsStore
@@ -83,6 +83,8 @@ class PreWarmer:
         assert cfg.projectDir is not None
         project = check_directory(cfg.projectDir, "orgPool.projectDir")
         definition = inside(project, cfg.scratchDefPath, "scratchDefPath")
+        if await rehydrate_stale(self._pool, self._sf, self._gate, cfg, project):
+            return True
         if await self._gate.used() >= self._pool.limits.max_orgs:
             return False
         if cfg.devHub and not await self._hub_has_room(cfg.devHub):

@@ -25,8 +25,9 @@ BOUNDS: dict[str, tuple[float, float, float, float]] = {
     "stepTimeoutMinutes": (0.01, 1440, 0.009, 1440.001),
     "createWaitMinutes": (1, 120, 0, 121),
     "sfRunConcurrency": (1, 16, 0, 17),
+    "rehydrateAfterCommits": (0, 100_000, -1, 100_001),
 }
-INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency"}
+INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency", "rehydrateAfterCommits"}
 BEYOND = [1e300, -1e300, 1e-6, True, False, "5", None, [], {}, 2**63, -(2**63)]
 
 
