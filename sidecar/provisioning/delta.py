@@ -392,6 +392,7 @@ async def commits_behind(
     git = _Git(repo, timeout)
     code, out, err = await git.exec(["rev-list", "--left-right", "--count", f"{commit}...HEAD^{{commit}}", "--"])
     if code != 0:
+        await git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", what="A commit (HEAD)")  # a repository?
         if await git.exists(f"{commit}^{{commit}}"):
             raise GitError(f"git rev-list failed in {repo} ({err.decode('utf-8', 'replace').strip() or code}).")
         return None
