@@ -56,6 +56,7 @@ DELAYS = {
 DEPLOY_COST = {"start": 0.4, "perComponent": 0.006}  # full: 0.4 + 400 x 0.006 = 2.8 s; one file: 0.406 s
 SOURCE = "force-app"
 WARM_UP_SECONDS = 2.0
+HYDRATED_RUNS = 3  # (b) is one run per sidecar (a pre-warm each): the median of three, as (a) and (c) are of two
 CLASS_DIR = f"{SOURCE}/main/default/classes"
 LWC_DIR = f"{SOURCE}/main/default/lwc"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion></ApexClass>\n'
@@ -327,7 +328,12 @@ def run(report: Report, *, profile: bool = False) -> None:
             None,
             "reference",
         )
-        hydrated = anyio.run(bench.hydrated, backend="asyncio")
+        samples = [anyio.run(bench.hydrated, backend="asyncio") for _ in range(HYDRATED_RUNS)]
+        hydrated = next((h for h in samples if not h["supported"]), None) or {
+            "supported": True,
+            "elapsed": median([h["elapsed"] for h in samples]),
+            "hydration": median([h["hydration"] for h in samples]) if all(h["hydration"] for h in samples) else None,
+        }
         if hydrated["supported"]:
             report.add(
                 "(b) QA-ready, hydrated pooled org, 3-file branch",
