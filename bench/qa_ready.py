@@ -5,10 +5,18 @@ with worktrees, as agents use it. The fake `sf` has fixed delays per command and
 cost per component), so a full deploy costs what 400 components cost and a delta of one file costs little.
 
 - (a) a fresh pooled org (it holds nothing), full pipeline as today: the reference.
-- floor: the bare deploy of one file, the fake `sf` spawned directly and timed spawn to exit.
+- floor: the bare deploy of one file, the fake `sf` spawned directly and timed spawn to exit, with the command line
+  the pipeline uses, against the same org and the same fake state as (c) (the fake reads and writes its state file
+  on every start, and a state holding 400 deployed components costs it more than an empty one: the floor must pay
+  that too, or the ratio would blame the pipeline for the fake's bookkeeping).
 - (b) a hydrated pooled org (pre-warm deployed the project's HEAD to it), agent branch changing 3 files: target
   <= 0.25x of (a).
 - (c) re-provision of the agent's own org after a one-file fix: target <= 1.2x of the floor.
+
+Also measured: a hydration (pre-warm building a new org, from the sidecar's log) against a plain creation (`sf org
+create scratch` spawned directly). `python -m bench.qa_ready --profile` prints, for each measured run, the steps'
+durations, every `sf` command (start after the request, duration) and every git command (through a logging shim
+on PATH, which adds a few ms to each call: profile figures are not the benchmark's).
 
 (b) and (c) are measured only when the pipeline really works that way: the bench reads the fake's invocation log
 and state and reports "not supported yet" (with what it saw) when a pre-warmed org holds no source or when the
@@ -19,8 +27,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +42,7 @@ from bench.common import Report, median
 from sidecar.devtools.client import SidecarProcess
 from sidecar.fakesf import executable_path
 from sidecar.fakesf.components import deployed_files
+from sidecar.sf.client import QUIET_ENV
 
 HUB = "hub@example.com"
 CLASSES, BUNDLES = 300, 100
@@ -44,6 +55,8 @@ DELAYS = {
 }
 DEPLOY_COST = {"start": 0.4, "perComponent": 0.006}  # full: 0.4 + 400 x 0.006 = 2.8 s; one file: 0.406 s
 SOURCE = "force-app"
+WARM_UP_SECONDS = 2.0
+HYDRATED_RUNS = 3  # (b) is one run per sidecar (a pre-warm each): the median of three, as (a) and (c) are of two
 CLASS_DIR = f"{SOURCE}/main/default/classes"
 LWC_DIR = f"{SOURCE}/main/default/lwc"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion></ApexClass>\n'
@@ -100,8 +113,18 @@ def edit(worktree: Path, count: int, tag: str) -> None:
     git(worktree, "commit", "--quiet", "--all", "-m", tag)
 
 
+GIT_SHIM = """#!/bin/sh
+start=$(date +%s.%N)
+"$BENCH_REAL_GIT" "$@"
+code=$?
+printf '%s %s %s\\n' "$start" "$(date +%s.%N)" "$*" >> "$BENCH_GIT_LOG"
+exit $code
+"""
+HYDRATED_LINE = re.compile(r"pre-warm: hydrated (\S+) in (\d+) ms")
+
+
 class Bench:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *, profile: bool = False) -> None:
         self.base = base
         self.repo = make_repository(base / "repo")
         self.state = base / "sf-state.json"
@@ -109,6 +132,16 @@ class Bench:
         self.env = {"SF_FAKE_STATE": str(self.state), "SF_FAKE_LOG": str(self.log)}
         self.worktrees = 0
         self.homes = 0
+        self.profile = profile
+        self.git_log = base / "git-log.txt"
+        if profile:
+            shim = base / "bin"
+            shim.mkdir()
+            (shim / "git").write_text(GIT_SHIM)
+            (shim / "git").chmod(0o755)
+            real = shutil.which("git") or "git"
+            self.env |= {"PATH": f"{shim}:{os.environ.get('PATH', '')}", "BENCH_REAL_GIT": real}
+            self.env["BENCH_GIT_LOG"] = str(self.git_log)
 
     def worktree(self) -> Path:
         self.worktrees += 1
@@ -152,6 +185,7 @@ class Bench:
                 result.update(await sc.call("agent:provision", config, timeout=180))
 
             tg.start_soon(call)
+            since = time.time()
             await sc.wait_notification(
                 "agent:status",
                 lambda p: p.get("agentId") == agent and p.get("status") in ("QA_READY", "ERROR"),
@@ -161,21 +195,60 @@ class Bench:
             elapsed = time.perf_counter() - started
         if not result.get("success"):
             raise RuntimeError(f"a benchmark run failed: {result}")
+        if self.profile:
+            self.print_profile(agent, elapsed, result, since)
         return elapsed
 
+    def print_profile(self, agent: str, elapsed: float, result: dict[str, Any], since: float) -> None:
+        """Where a run's time went: its steps, then every sf and git command, by start after the request."""
+        steps = ", ".join(f"{s['name']} {s['status']} {s['durationMs']} ms" for s in result["steps"])
+        print(f"profile: agent {agent}: QA_READY after {elapsed * 1000:.0f} ms; steps: {steps}", file=sys.stderr)
+        rows: list[tuple[float, float, str]] = []
+        for line in self.log.read_text().splitlines() if self.log.exists() else []:
+            call = json.loads(line)
+            if call["start"] >= since:
+                argv = [a if len(a) < 40 else "..." + a[-24:] for a in call["argv"][:9]]
+                rows.append((call["start"], call["end"], "sf " + " ".join(argv)))
+        for line in self.git_log.read_text().splitlines() if self.git_log.exists() else []:
+            start, end, args = line.split(" ", 2)
+            if float(start) >= since:
+                rows.append(
+                    (
+                        float(start),
+                        float(end),
+                        "git " + args.replace("-c core.fsmonitor=false -c core.quotePath=false ", "")[:90],
+                    )
+                )
+        for start, end, what in sorted(rows):
+            print(f"  +{(start - since) * 1000:6.0f} ms  {(end - start) * 1000:6.0f} ms  {what}", file=sys.stderr)
+
     async def fresh_and_reprovision(self) -> dict[str, Any]:
-        """(a) on a fresh pooled org, then (c): a one-file fix and the same agent provisioning again."""
+        """(a) on a fresh pooled org, then (c): a one-file fix and the same agent provisioning again; then the floor,
+        the bare deploy of a one-file fix to the same org from the same worktree and fake state."""
         self.reset(1)
         self.homes += 1
         wt = self.worktree()
         async with SidecarProcess.start(self.base / f"home{self.homes}", settings=self.settings(), env=self.env) as sc:
             await sc.call("org:register", "pool0")
+            # A sidecar runs all day: (a) is measured on one past its start-up (a request sent the moment it started
+            # pays about a second more, once, on a loaded machine), so the reference is not padded in (b)'s favour.
+            await anyio.sleep(WARM_UP_SECONDS)
             fresh = await self.qa_ready(sc, "a", wt)
             edit(wt, 1, "one-line fix")
             since = time.time()
             again = await self.qa_ready(sc, "a", wt)
-        calls = self.deploy_calls(since)
-        return {"fresh": fresh, "again": again, "again_full": self.full_deploys(calls, wt), "again_calls": len(calls)}
+            calls = self.deploy_calls(since)
+            floors = []
+            for n in range(2):
+                edit(wt, 1, f"one-line fix {n} for the floor")
+                floors.append(self.floor(wt))
+        return {
+            "fresh": fresh,
+            "again": again,
+            "again_full": self.full_deploys(calls, wt),
+            "again_calls": len(calls),
+            "floors": floors,
+        }
 
     async def hydrated(self) -> dict[str, Any]:
         """(b): pre-warm on with projectDir; once an org is in the pool, an agent branch changing 3 files gets it."""
@@ -197,18 +270,17 @@ class Bench:
         calls = self.deploy_calls(since)
         if self.full_deploys(calls, wt):
             return {"supported": False, "why": "the agent's run deployed the whole source dir to the hydrated org"}
-        return {"supported": True, "elapsed": elapsed}
+        logged = HYDRATED_LINE.findall((self.base / f"home{self.homes}" / "stderr.log").read_text())
+        hydration = int(logged[0][1]) / 1000 if logged else None
+        return {"supported": True, "elapsed": elapsed, "hydration": hydration}
 
-    def floor(self) -> float:
-        """The bare deploy of one file, spawned directly (human mode, as the pipeline runs it), spawn to exit."""
-        self.reset(1)
-        one = self.repo / CLASS_DIR / "Service0.cls"
-        argv = [str(executable_path()), "project", "deploy", "start", "--target-org", "pool0", "--source-dir", str(one)]
+    def spawn(self, cwd: Path, *args: str) -> float:
+        """The fake `sf` spawned directly with the sidecar's quiet environment, seconds from spawn to exit."""
         started = time.perf_counter()
         subprocess.run(
-            argv,
-            cwd=self.repo,
-            env={**os.environ, **self.env, "SF_USE_PROGRESS_BAR": "false"},
+            [str(executable_path()), *args],
+            cwd=cwd,
+            env={**os.environ, **self.env, **QUIET_ENV},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -217,14 +289,30 @@ class Bench:
         )
         return time.perf_counter() - started
 
+    def floor(self, worktree: Path) -> float:
+        """The bare deploy of one file, with the pipeline's command line for a small delta (`--json`)."""
+        one = (worktree / CLASS_DIR / "Service0.cls").resolve()
+        return self.spawn(
+            worktree, "project", "deploy", "start", "--target-org", "pool0", "--source-dir", str(one), "--json"
+        )
 
-def run(report: Report) -> None:
+    def creation(self) -> float:
+        """A plain `sf org create scratch`, as pre-warm runs it before the hydration, spawned directly."""
+        self.reset(0)
+        definition = str(self.repo / "config" / "project-scratch-def.json")
+        return self.spawn(
+            self.repo, "org", "create", "scratch", "--definition-file", definition, "--alias", "plain",
+            "--duration-days", "7", "--wait", "15", "--json",
+        )  # fmt: skip
+
+
+def run(report: Report, *, profile: bool = False) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-qa-ready-"))
     try:
-        bench = Bench(base)
+        bench = Bench(base, profile=profile)
         runs = [anyio.run(bench.fresh_and_reprovision, backend="asyncio") for _ in range(2)]
         fresh = median([r["fresh"] for r in runs])
-        floor = median([bench.floor() for _ in range(3)])
+        floor = median([f for r in runs for f in r["floors"]])
         full_ms = (DEPLOY_COST["start"] + DEPLOY_COST["perComponent"] * (CLASSES + BUNDLES)) * 1000
         report.add(
             f"(a) QA-ready, fresh pooled org, {CLASSES + BUNDLES} components",
@@ -234,13 +322,18 @@ def run(report: Report) -> None:
             "reference",
         )
         report.add(
-            "  floor: bare delta deploy of one file (sf spawned directly)",
+            "  floor: bare delta deploy of one file (sf spawned directly, same org and state as (c))",
             f"{floor * 1000:.0f} ms",
             "-",
             None,
             "reference",
         )
-        hydrated = anyio.run(bench.hydrated, backend="asyncio")
+        samples = [anyio.run(bench.hydrated, backend="asyncio") for _ in range(HYDRATED_RUNS)]
+        hydrated = next((h for h in samples if not h["supported"]), None) or {
+            "supported": True,
+            "elapsed": median([h["elapsed"] for h in samples]),
+            "hydration": median([h["hydration"] for h in samples]) if all(h["hydration"] for h in samples) else None,
+        }
         if hydrated["supported"]:
             report.add(
                 "(b) QA-ready, hydrated pooled org, 3-file branch",
@@ -249,6 +342,15 @@ def run(report: Report) -> None:
                 hydrated["elapsed"] / fresh,
                 "<= 0.25x",
             )
+            creation = median([bench.creation() for _ in range(3)])
+            if hydrated["hydration"] is not None:
+                report.add(
+                    f"  hydration of a pre-warmed org ({CLASSES + BUNDLES} components, data, user, permsets)",
+                    f"{hydrated['hydration'] * 1000:.0f} ms",
+                    f"plain creation {creation * 1000:.0f} ms",
+                    hydrated["hydration"] / creation,
+                    "report only",
+                )
         else:
             report.add(
                 "(b) QA-ready, hydrated pooled org, 3-file branch",
@@ -280,5 +382,5 @@ def run(report: Report) -> None:
 
 if __name__ == "__main__":
     r = Report()
-    run(r)
+    run(r, profile="--profile" in sys.argv[1:])
     print(r.render())

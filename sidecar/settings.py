@@ -53,6 +53,9 @@ class OrgPoolSettings(BaseModel):
     refreshIntervalSeconds: float = Field(60, ge=0.1, le=3600, **_NUMBER)
     stepTimeoutMinutes: float = Field(30, ge=0.01, le=1440, **_NUMBER)
     createWaitMinutes: int = Field(15, ge=1, le=120, **_NUMBER)
+    # Pre-warm brings a pooled org up to projectDir's HEAD once HEAD is more than this many commits past the org's
+    # deployedCommit (or the org's commit is not an ancestor of it).
+    rehydrateAfterCommits: int = Field(20, ge=0, le=100_000, **_NUMBER)
     # sf:run commands one agent may have running at once; more are refused with CAPACITY_REACHED (each `sf` is a
     # Node process of ~150 MB: 60 at once made the whole sidecar slow).
     sfRunConcurrency: int = Field(2, ge=1, le=16, **_NUMBER)

@@ -530,6 +530,12 @@ class PoolService:
         await self._warnings.publish_all(sent)
         return sent
 
+    async def take_for_rehydration(self, org_id: str) -> ScratchOrg | None:
+        """Take an available hydrated org out of reach (hydrating: never claimed) for pre-warm to bring it up to
+        date; None when it was claimed (or changed) first."""
+        async with self._db.transaction() as conn:
+            return await store.take_for_rehydration(conn, org_id)
+
     async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
         """Free a leased org; with `agent_id`, only its owner may (a late agent must not free a re-leased org)."""
         if agent_id is not None:

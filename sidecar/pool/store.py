@@ -241,6 +241,18 @@ async def set_deployment(conn: Connection, org_id: str, fields: dict[str, Any]) 
     )
 
 
+async def take_for_rehydration(conn: Connection, org_id: str) -> ScratchOrg | None:
+    """Mark an available, hydrated org hydrating again, only if it still is both: a claim that took the row first
+    keeps it (on PostgreSQL the WHERE is re-checked on the locked row, so the two never both win)."""
+    return _org(
+        await conn.fetch_one(
+            "UPDATE scratch_orgs SET hydration = 'hydrating'"
+            f" WHERE id = ? AND status = 'available' AND hydration = 'ready' RETURNING {COLUMNS}",
+            (org_id,),
+        )
+    )
+
+
 async def team_capacity(conn: Connection) -> int | None:
     """The team's capacity (pool_state.max_orgs), None on a pool nobody shares."""
     value = await conn.fetch_val("SELECT max_orgs FROM pool_state WHERE id = 1")

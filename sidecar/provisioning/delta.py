@@ -19,9 +19,11 @@ git that is missing, slow or failing gives a full deploy, never an error of the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -40,6 +42,7 @@ ARGV_BYTES_LIMIT = 64 * 1024
 PROJECT_FILE = "sfdx-project.json"
 FORCEIGNORE = ".forceignore"
 STATE_VERSION = 1
+OBJECT_NAME = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a SHA-1 or SHA-256 object name, as git prints them
 # git behaves the same whatever the user's locale and configuration: no prompts, no optional locks on the
 # worktree's index, no fsmonitor program from the repository's config.
 GIT_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
@@ -71,14 +74,19 @@ class SourceState:
         """The state stored by `to_record`; None for a missing, older or damaged record (the next deploy is full)."""
         if not isinstance(record, dict) or record.get("version") != STATE_VERSION:
             return None
+        commit, tree = record.get("commit"), record.get("tree")
+        if not isinstance(commit, str) or not OBJECT_NAME.fullmatch(commit):
+            return None
+        if tree is not None and (not isinstance(tree, str) or not OBJECT_NAME.fullmatch(tree)):
+            return None  # an object name or nothing: what reaches git's argv is never an option or a revision range
         try:
             return cls(
-                commit=str(record["commit"]),
+                commit=commit,
                 uncommitted=bool(record["uncommitted"]),
                 project_hash=record.get("project_hash"),
                 scratch_def_hash=record.get("scratch_def_hash"),
                 forceignore_hash=record.get("forceignore_hash"),
-                tree=record.get("tree"),
+                tree=tree,
             )
         except (KeyError, TypeError):
             return None
@@ -121,16 +129,41 @@ async def plan_deploy(
     *,
     timeout: float = GIT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - each git call's own limit
 ) -> Plan:
-    """Delta or full deploy of `source_dir` (inside `worktree`) to an org that holds `recorded`."""
-    try:
-        state = await capture(worktree, source_dir, scratch_def, timeout=timeout)
-    except GitError as exc:
-        return Plan(Full(f"{exc} A full deploy runs."), None)
-    if recorded is None:
-        return Plan(Full("The org holds no recorded deploy of this project, so everything is deployed."), state)
+    """Delta or full deploy of `source_dir` (inside `worktree`) to an org that holds `recorded`.
+
+    Two rounds of git calls when the worktree is clean under the source dir, each round's calls side by side: a
+    `rev-parse` (the top, the index, HEAD, and whether the recorded commit and snapshot still exist) beside a
+    `status` of the source dir; then the ancestry check beside the `diff-tree` of the change. Uncommitted files
+    add the snapshot of the worktree (`add` and `write-tree` into a temporary index) before the diff, and the
+    rarer answers (a missing object) a call each, so the sentence can say which.
+    """
+    if recorded is not None and SourceState.from_record(recorded.to_record()) is None:
+        recorded = None  # not object names: nothing of it reaches git, and the deploy is full
     git = _Git(worktree, timeout)
     try:
-        return Plan(await _decide(git, source_dir, scratch_def, recorded, state), state)
+        head, known, clean = await _look(git, source_dir, _recorded_revisions(recorded))
+    except GitError as exc:
+        return Plan(Full(f"{exc} A full deploy runs."), None)
+    asked = _Asked()
+    state: SourceState | GitError
+    async with anyio.create_task_group() as tg:
+        if recorded is not None and known and recorded.commit != head.commit:
+            tg.start_soon(asked.ancestry, git, recorded.commit, head.commit)
+        try:
+            state = await _capture(git, head, worktree, source_dir, scratch_def, clean=clean)
+            if recorded is not None and known and _config_change(recorded, state, scratch_def) is None:
+                base = _base_tree(recorded)
+                if base is not None and base != state.tree:  # the diff beside the ancestry check
+                    asked.changes = await git.changes(base, state.tree or "", _pathspec(head.top, source_dir))
+        except GitError as exc:
+            state = exc
+            tg.cancel_scope.cancel()
+    if isinstance(state, GitError):
+        return Plan(Full(f"{state} A full deploy runs."), None)
+    if recorded is None:
+        return Plan(Full("The org holds no recorded deploy of this project, so everything is deployed."), state)
+    try:
+        return Plan(await _decide(git, head, source_dir, scratch_def, recorded, state, known, asked), state)
     except GitError as exc:
         return Plan(Full(f"{exc} A full deploy runs."), state)
 
@@ -148,22 +181,140 @@ async def capture(
     deployed next time. Raises GitError when the worktree is not a git worktree with a commit, or git fails.
     """
     git = _Git(worktree, timeout)
-    top = Path((await git.run("rev-parse", "--show-toplevel")).strip())
+    head, _, clean = await _look(git, source_dir, ())
+    return await _capture(git, head, worktree, source_dir, scratch_def, clean=clean)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What one `git rev-parse` tells of a worktree: its top folder, its index file, HEAD's commit and tree."""
+
+    top: Path
+    index: Path
+    commit: str
+    tree: str
+
+
+HEAD_ARGS = (
+    "rev-parse", "--show-toplevel", "--path-format=absolute", "--git-path", "index", "HEAD^{commit}", "HEAD^{tree}"
+)  # fmt: skip
+
+
+async def _look(git: _Git, source_dir: Path, revisions: Sequence[str]) -> tuple[_Head, bool, bool]:
+    """HEAD (`_read_head`) and whether the source dir is clean (nothing staged, modified or untracked under it),
+    asked side by side: the status needs no answer of the rev-parse, its pathspec is relative to the worktree."""
+    clean: list[bool] = []
+
+    async def status() -> None:
+        spec = _relative_pathspec(git.worktree, source_dir)
+        if spec is None:
+            return  # outside the worktree: the snapshot path says so in its own words
+        code, out, _ = await git.exec(
+            ["status", "--porcelain=v1", "-z", "--untracked-files=normal", "--no-renames", "--", spec]
+        )
+        clean.append(code == 0 and not out)
+
+    head: list[tuple[_Head, bool]] = []
+    failed: list[GitError] = []
+
+    async def read() -> None:
+        try:
+            head.append(await _read_head(git, revisions))
+        except GitError as exc:
+            failed.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        with contextlib.suppress(GitError):  # not known to be clean: the snapshot runs and meets the same problem
+            await status()
+    if failed:
+        raise failed[0]
+    return head[0][0], head[0][1], clean == [True]
+
+
+async def _read_head(git: _Git, revisions: Sequence[str]) -> tuple[_Head, bool]:
+    """The worktree's `_Head`, and whether every one of `revisions` names an object of the repository (one call
+    when all is well; on any failure the facts are read one by one, so the sentence names what is wrong)."""
+    code, out, _ = await git.exec([*HEAD_ARGS, *revisions])
+    lines = out.decode("utf-8", "surrogateescape").split("\n")
+    if code == 0 and len(lines) == 4 + len(revisions) + 1 and lines[-1] == "":
+        top, index, commit, tree = lines[:4]
+        return _Head(Path(top), Path(index), commit, tree), True
+    top_dir = Path((await git.run("rev-parse", "--show-toplevel")).strip())
     head = (await git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", what="A commit (HEAD)")).strip()
-    spec = _pathspec(top, source_dir)
-    index = Path((await git.run("rev-parse", "--path-format=absolute", "--git-path", "index")).strip())
-    with tempfile.TemporaryDirectory(prefix="sweatshop-delta-") as scratch:
-        temp_index = Path(scratch) / "index"
-        env = {"GIT_INDEX_FILE": str(temp_index)}
-        if index.is_file():  # noqa: ASYNC240 - one stat of a local file; a copy keeps git's stat cache, so unchanged files are not hashed again
-            shutil.copyfile(index, temp_index)
-        else:
-            await git.run("read-tree", "HEAD", env=env)
-        await git.run("add", "--all", "--", spec, env=env)
-        tree = (await git.run("write-tree", env=env)).strip()
-    uncommitted = await git.differs(head, tree, spec)
+    head_tree = (await git.run("rev-parse", "--verify", "--quiet", "HEAD^{tree}", what="The tree of HEAD")).strip()
+    index_file = Path((await git.run("rev-parse", "--path-format=absolute", "--git-path", "index")).strip())
+    return _Head(top_dir, index_file, head, head_tree), False
+
+
+def _recorded_revisions(recorded: SourceState | None) -> list[str]:
+    """The recorded commit and snapshot as revisions `rev-parse` checks (object names only, never an option)."""
+    if recorded is None:
+        return []
+    revisions = [f"{recorded.commit}^{{commit}}"]
+    if recorded.tree is not None:
+        revisions.append(f"{recorded.tree}^{{tree}}")
+    return revisions
+
+
+def _base_tree(recorded: SourceState) -> str | None:
+    """The tree the org holds: its snapshot, or its commit's tree for a clean deploy recorded without one; None
+    when it included uncommitted changes nobody recorded."""
+    if recorded.tree is not None:
+        return recorded.tree
+    return None if recorded.uncommitted else f"{recorded.commit}^{{tree}}"
+
+
+def _config_change(recorded: SourceState, now: SourceState, scratch_def: Path) -> Full | None:
+    """A change of the files that decide what deploys (or to what org): a full deploy, saying which."""
+    short = recorded.commit[:7]
+    if recorded.project_hash != now.project_hash:
+        return Full(f"{PROJECT_FILE} changed since the org's last deploy ({short}).")
+    if recorded.forceignore_hash != now.forceignore_hash:
+        return Full(f"{FORCEIGNORE} changed since the org's last deploy ({short}), so other files may now deploy.")
+    if recorded.scratch_def_hash != now.scratch_def_hash:
+        return Full(f"The scratch definition {scratch_def.name} changed since the org's last deploy ({short}).")
+    return None
+
+
+class _Asked:
+    """The answers git gave while the snapshot was taken: the ancestry (None: not asked) and the change (None:
+    not asked, because the trees are equal or a full deploy was already certain)."""
+
+    def __init__(self) -> None:
+        self.is_ancestor: bool | GitError | None = None
+        self.changes: list[tuple[str, str, str]] | None = None
+
+    async def ancestry(self, git: _Git, ancestor: str, descendant: str) -> None:
+        try:
+            self.is_ancestor = await git.is_ancestor(ancestor, descendant)
+        except GitError as exc:
+            self.is_ancestor = exc
+
+
+async def _capture(
+    git: _Git, head: _Head, worktree: Path, source_dir: Path, scratch_def: Path, *, clean: bool
+) -> SourceState:
+    """The state to record. A clean source dir is HEAD's tree as it is; otherwise the snapshot goes through a
+    temporary index (a copy of the real one, so git's stat cache spares hashing unchanged files)."""
+    spec = _pathspec(head.top, source_dir)
+    if clean:
+        tree, uncommitted = head.tree, False
+    else:
+        with tempfile.TemporaryDirectory(prefix="sweatshop-delta-") as scratch:
+            temp_index = Path(scratch) / "index"
+            env = {"GIT_INDEX_FILE": str(temp_index)}
+            if head.index.is_file():
+                shutil.copyfile(head.index, temp_index)
+            else:
+                await git.run("read-tree", "HEAD", env=env)
+            await git.run("add", "--all", "--", spec, env=env)
+            tree = (await git.run("write-tree", env=env)).strip()
+        # The temporary index differs from HEAD only under the source dir and where the real index has staged
+        # changes, so an equal tree settles it without a diff.
+        uncommitted = tree != head.tree and await git.differs(head.commit, tree, spec)
     return SourceState(
-        commit=head,
+        commit=head.commit,
         uncommitted=uncommitted,
         project_hash=file_hash(worktree / PROJECT_FILE),
         scratch_def_hash=file_hash(scratch_def),
@@ -173,40 +324,82 @@ async def capture(
 
 
 async def _decide(
-    git: _Git, source_dir: Path, scratch_def: Path, recorded: SourceState, now: SourceState
+    git: _Git,
+    head: _Head,
+    source_dir: Path,
+    scratch_def: Path,
+    recorded: SourceState,
+    now: SourceState,
+    known: bool,
+    asked: _Asked,
 ) -> Delta | Full:
+    """The decision; `known` says the recorded commit and snapshot were found, `asked` what git already said."""
     short = recorded.commit[:7]
-    if recorded.project_hash != now.project_hash:
-        return Full(f"{PROJECT_FILE} changed since the org's last deploy ({short}).")
-    if recorded.forceignore_hash != now.forceignore_hash:
-        return Full(f"{FORCEIGNORE} changed since the org's last deploy ({short}), so other files may now deploy.")
-    if recorded.scratch_def_hash != now.scratch_def_hash:
-        return Full(f"The scratch definition {scratch_def.name} changed since the org's last deploy ({short}).")
-    if not await git.exists(f"{recorded.commit}^{{commit}}"):
+    config = _config_change(recorded, now, scratch_def)
+    if config is not None:
+        return config
+    if not known and not await git.exists(f"{recorded.commit}^{{commit}}"):
         return Full(f"The org's recorded commit {short} is not in this repository (or was garbage-collected).")
-    if not await git.is_ancestor(recorded.commit, now.commit):
+    answer = asked.is_ancestor
+    if isinstance(answer, GitError):
+        raise answer
+    if answer is None:
+        answer = recorded.commit == now.commit or await git.is_ancestor(recorded.commit, now.commit)
+    if not answer:
         return Full(f"The org's recorded commit {short} is not an ancestor of this worktree's HEAD {now.commit[:7]}.")
-    if recorded.tree is None:
-        if recorded.uncommitted:
-            return Full(f"The org's last deploy ({short}) included uncommitted changes that were not recorded.")
-        base_tree = f"{recorded.commit}^{{tree}}"
-    elif await git.exists(f"{recorded.tree}^{{tree}}"):
-        base_tree = recorded.tree
-    else:
+    base_tree = _base_tree(recorded)
+    if base_tree is None:
+        return Full(f"The org's last deploy ({short}) included uncommitted changes that were not recorded.")
+    if recorded.tree is not None and not known and not await git.exists(f"{recorded.tree}^{{tree}}"):
         return Full(f"The snapshot of the org's last deploy ({short}) was garbage-collected.")
     assert now.tree is not None
-    top = Path((await git.run("rev-parse", "--show-toplevel")).strip())
-    changes = await git.changes(base_tree, now.tree, _pathspec(top, source_dir))
+    changes = asked.changes
+    if changes is None:
+        same = base_tree == now.tree  # equal trees: nothing changed, no diff to run
+        changes = [] if same else await git.changes(base_tree, now.tree, _pathspec(head.top, source_dir))
     paths: list[str] = []
     for status, old, new in changes:
         if status == "D":
             return Full(f"{old} was deleted since {short}; a delta deploy cannot remove metadata.")
         if status == "R":
             return Full(f"{old} was renamed to {new} since {short}; a delta deploy cannot remove metadata.")
-        paths.append(str(top / new))
+        paths.append(str(head.top / new))
     return Delta(
         paths=tuple(sorted(paths)), base=recorded.commit, head=now.commit, base_uncommitted=recorded.uncommitted
     )
+
+
+def _relative_pathspec(worktree: Path, source_dir: Path) -> str | None:
+    """The source dir as a literal pathspec relative to the worktree (git's cwd); None when it is outside."""
+    try:
+        relative = source_dir.resolve().relative_to(worktree.resolve())
+    except ValueError:
+        return None
+    return ":(literal)" + relative.as_posix() if relative.parts else "."
+
+
+async def commits_behind(
+    repo: Path,
+    commit: str | None,
+    *,
+    timeout: float = GIT_TIMEOUT_SECONDS,  # noqa: ASYNC109 - the git call's own limit
+) -> int | None:
+    """How many commits `repo`'s HEAD has that `commit` lacks, in one `rev-list --left-right --count`; None when
+    `commit` is not an ancestor of HEAD (it has commits HEAD lacks), is not in the repository, or is not an object
+    name at all. Raises GitError when git itself fails or `repo` has no HEAD."""
+    if commit is None or not OBJECT_NAME.fullmatch(commit):
+        return None
+    git = _Git(repo, timeout)
+    code, out, err = await git.exec(["rev-list", "--left-right", "--count", f"{commit}...HEAD^{{commit}}", "--"])
+    if code != 0:
+        await git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", what="A commit (HEAD)")  # a repository?
+        if await git.exists(f"{commit}^{{commit}}"):
+            raise GitError(f"git rev-list failed in {repo} ({err.decode('utf-8', 'replace').strip() or code}).")
+        return None
+    left, _, right = out.decode("ascii", "replace").strip().partition("\t")
+    if not left.isdigit() or not right.isdigit():
+        raise GitError(f"git rev-list printed {out[:80]!r} in {repo}.")
+    return int(right) if int(left) == 0 else None
 
 
 def _pathspec(top: Path, source_dir: Path) -> str:
@@ -225,7 +418,7 @@ class _Git:
         self.worktree = worktree
         self.timeout = timeout
 
-    async def _exec(self, args: Sequence[str], env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    async def exec(self, args: Sequence[str], env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         git = shutil.which("git")
         if git is None:
             raise GitError("git is not installed, so changes cannot be computed.")
@@ -245,7 +438,7 @@ class _Git:
         return done.returncode, done.stdout, done.stderr
 
     async def run(self, *args: str, env: dict[str, str] | None = None, what: str | None = None) -> str:
-        code, out, err = await self._exec(args, env)
+        code, out, err = await self.exec(args, env)
         if code != 0:
             detail = err.decode("utf-8", "replace").strip().splitlines()
             reason = detail[-1] if detail else f"exit code {code}"
@@ -254,17 +447,17 @@ class _Git:
         return out.decode("utf-8", "surrogateescape")
 
     async def exists(self, revision: str) -> bool:
-        code, _, _ = await self._exec(["cat-file", "-e", revision])
+        code, _, _ = await self.exec(["cat-file", "-e", revision])
         return code == 0
 
     async def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        code, _, err = await self._exec(["merge-base", "--is-ancestor", ancestor, descendant])
+        code, _, err = await self.exec(["merge-base", "--is-ancestor", ancestor, descendant])
         if code in (0, 1):
             return code == 0
         raise GitError(f"git merge-base failed ({err.decode('utf-8', 'replace').strip() or code}).")
 
     async def differs(self, old: str, new: str, spec: str) -> bool:
-        code, _, err = await self._exec(["diff-tree", "--quiet", "-r", old, new, "--", spec])
+        code, _, err = await self.exec(["diff-tree", "--quiet", "-r", old, new, "--", spec])
         if code in (0, 1):
             return code == 1
         raise GitError(f"git diff-tree failed ({err.decode('utf-8', 'replace').strip() or code}).")

@@ -15,6 +15,7 @@ warnings and the run still reaches QA_READY.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -33,6 +34,7 @@ from sidecar.errors import (
     InvalidParams,
     SfFailed,
     SfUnavailable,
+    SidecarError,
     StepTimeout,
 )
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
@@ -140,6 +142,63 @@ class PipelineOutcome:
 
 
 NOTHING_TO_DEPLOY = "NothingToDeploy"
+# A delta of at most this many files deploys with --json (no progress to show, no `deploy report` round trip);
+# a bigger one streams its progress like a full deploy, where one more CLI start-up is a small share of the wait.
+DELTA_JSON_MAX_FILES = 50
+DELTA_LISTED_FILES = 20
+# A login URL minted while the org was being built is handed out only this fresh (frontdoor URLs are single-use
+# and short-lived); an older one is dropped unused and a new one minted.
+LOGIN_URL_MAX_AGE_SECONDS = 30.0
+LOGIN_OUTPUT_CHARS = 64 * 1024
+
+
+def _deploy_args(org: ScratchOrg, source_dirs: list[str]) -> list[str]:
+    args = ["project", "deploy", "start", "--target-org", org.alias]
+    for path in source_dirs:
+        args += ["--source-dir", path]
+    return args
+
+
+def _shown_path(root: Path, path: str) -> str:
+    """A deployed file as the pane names it: relative to the worktree when it is inside."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def _login_args(org: ScratchOrg) -> list[str]:
+    return ["org", "open", "--target-org", org.alias, "--url-only"]
+
+
+def _login_url(envelope: Envelope) -> str | None:
+    url = envelope.result.get("url") if isinstance(envelope.result, dict) else None
+    return url if isinstance(url, str) and url.startswith("https://") else None
+
+
+@dataclass
+class _EarlyLogin:
+    """The login URL minted beside the build (the org is known, and `sf org open` needs nothing the build makes),
+    held in memory only and handed out once, if still fresh; `output` is what the command printed for the pane
+    (the command line and stderr: the URL itself is captured, never streamed)."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    url: str | None = None
+    minted_at: float = 0.0
+    output: list[tuple[str, str]] = field(default_factory=list)
+    _kept: int = 0
+
+    async def keep(self, stream: str, text: str) -> None:
+        if self._kept + len(text) <= LOGIN_OUTPUT_CHARS:
+            self.output.append((stream, text))
+            self._kept += len(text)
+
+    def take(self) -> str | None:
+        """The URL if it is fresh enough, and never twice (it is single-use)."""
+        url, self.url = self.url, None
+        if url is None or anyio.current_time() - self.minted_at > LOGIN_URL_MAX_AGE_SECONDS:
+            return None
+        return url
 
 
 @dataclass(frozen=True)
@@ -192,6 +251,8 @@ class Pipeline:
     handover: Handover | None = None
     # Asked before a creation, so a Dev Hub without room queues the request at once (None: never asked).
     hub: DevHubLimits | None = None
+    # Every deploy with --json (no progress streamed, no `deploy report` afterwards): for runs nobody watches.
+    quiet_deploys: bool = False
     _org: ScratchOrg | None = None
     _errors: list[str] = field(default_factory=list)
     _warnings: list[str] = field(default_factory=list)
@@ -245,8 +306,7 @@ class Pipeline:
             org = await self._org_step()
             if isinstance(org, Queued):
                 return org
-            await self._build(org)
-            return Succeeded(await self._login_step(org))
+            return Succeeded(await self._build_and_login(org))
         except StepFailed as exc:
             self._failed_step = exc.step
             if exc.sentence:
@@ -256,15 +316,51 @@ class Pipeline:
                     self._errors.append(extra.sentence)
             return Failed()
 
+    async def _build_and_login(self, org: ScratchOrg) -> str:
+        """The build, with the login URL minted beside it from the start (no step waits for it then, unless the
+        build took so long that the URL is stale: the login step mints a fresh one). A build that fails cancels
+        the mint; its URL, if any, is dropped unused."""
+        early = _EarlyLogin()
+        failure: StepFailed | None = None
+        url = ""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._mint_early, org, early)
+            try:
+                await self._build(org)
+                url = await self._login_step(org, early)
+            except StepFailed as exc:
+                failure = exc
+            tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return url
+
+    async def _mint_early(self, org: ScratchOrg, early: _EarlyLogin) -> None:
+        """`sf org open --url-only` beside the build; any failure is left to the login step, which mints again
+        and reports it."""
+        try:
+            envelope = await self.sf.run_json(
+                _login_args(org), sink=early.keep, cwd=self.paths.cwd, timeout=self.step_timeout
+            )
+            early.url, early.minted_at = _login_url(envelope), anyio.current_time()
+        except SidecarError as exc:
+            log.info("the login URL minted beside the build failed (the login step mints again): %s", mask(str(exc)))
+        finally:
+            early.done.set()
+
     async def _build(self, org: ScratchOrg) -> None:
         """Deploy, then data + users + permission sets side by side; what they got is recorded on the org."""
         await self._deploy_step(org)
         inputs = await self._step_inputs()
         sections = {name: self.terminal.section() for name in ("data", "users", "permsets")}
+        unchanged = self._unchanged_steps()
+        steps = {"data": self._data_step, "users": self._users_step, "permsets": self._permsets_step}
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._guard, self._data_step, org, sections["data"])
-            tg.start_soon(self._guard, self._users_step, org, sections["users"])
-            tg.start_soon(self._guard, self._permsets_step, org, sections["permsets"])
+            for name, run in steps.items():
+                if name in unchanged:
+                    await self._skip_unchanged(name, sections[name], unchanged[name])
+                else:
+                    tg.start_soon(self._guard, run, org, sections[name])
         await self._record_inputs(org, inputs)
         if self._fatal:
             raise self._fatal[0]
@@ -526,46 +622,72 @@ class Pipeline:
     async def _deploy_step(self, org: ScratchOrg) -> None:
         held = await self.pool.deployment(org.id)
         self._held_inputs = dict(held.inputs or {})
-        # Planned before anything runs (an edit made while the CLI deploys is newer than the recorded state), and
-        # outside the step's clock: each git command has its own limit, and a slow git only means a full deploy.
-        try:
-            plan: Plan | None = await plan_deploy(
-                self.paths.worktree, self.paths.source_dir, self.paths.scratch_def, SourceState.from_record(held.state)
+        planned: list[Plan] = []
+        plan_done = anyio.Event()
+
+        async def planning() -> None:
+            # Planned before anything is deployed (an edit made while the CLI deploys is newer than the recorded
+            # state), beside the step's own start: its progress write and the clearing of the recorded base.
+            try:
+                with contextlib.suppress(AccessDenied, InvalidParams):  # the step checks the paths again and says
+                    recorded = SourceState.from_record(held.state)
+                    paths = self.paths
+                    planned.append(await plan_deploy(paths.worktree, paths.source_dir, paths.scratch_def, recorded))
+            finally:
+                plan_done.set()
+
+        failure: StepFailed | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(planning)
+            try:
+                async with self._step("deploy") as step:
+                    if held.state is not None:  # a deploy that half-lands must never leave a stale base recorded
+                        await self.pool.record_deployment(org.id, commit=None, state=None)
+                    await plan_done.wait()
+                    await self._deploy_planned(step, org, held.state, planned[0] if planned else None)
+            except StepFailed as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
+
+    async def _deploy_planned(
+        self, step: StepRun, org: ScratchOrg, held: dict[str, Any] | None, plan: Plan | None
+    ) -> None:
+        """The deploy the plan chose (delta, nothing, or full), its fallback, and the state recorded after it.
+        `held` is what the org recorded before the step cleared it: restored when nothing reached the org."""
+        landed: list[bool | None] = []
+        source_dir = self.paths.source_dir  # resolved and checked now, right before the deploy
+        if not source_dir.is_dir():
+            await self._restore_if_untouched(org, held, landed)
+            raise StepFailed(
+                f"There is nothing to deploy: {self.settings.sourceDir} (orgPool.sourceDir) is not a directory "
+                f"in worktree {self.paths.worktree}."
             )
-        except (AccessDenied, InvalidParams):
-            plan = None  # the step below checks the paths again and reports what is wrong
-        async with self._step("deploy") as step:
-            source_dir = self.paths.source_dir  # resolved and checked now, right before the deploy
-            if not source_dir.is_dir():
-                raise StepFailed(
-                    f"There is nothing to deploy: {self.settings.sourceDir} (orgPool.sourceDir) is not a directory "
-                    f"in worktree {self.paths.worktree}."
-                )
-            if plan is None:
-                plan = Plan(Full("The project's paths could not be checked before the deploy."), None)
-            decision = plan.decision
-            await self._say(step, describe(decision))
-            if isinstance(decision, Delta) and not decision.paths:
-                return await self._record_source(org, plan.state)
-            if held.state is not None:  # a deploy that half-lands must never leave a stale base recorded
-                await self.pool.record_deployment(org.id, commit=None, state=None)
-            landed: list[bool | None] = []
-            if isinstance(decision, Delta):
-                paths = [str(self._delta_path(source_dir, p)) for p in decision.paths]
-                attempt = await self._deploy_delta(step, org, paths)
-                landed.append(attempt.landed)
-                if not attempt.failed:
-                    return await self._record_source(org, plan.state)
-                if attempt.fallback is None:
-                    await self._restore_if_untouched(org, held.state, landed)
-                    raise self._failure(attempt)
-                await self._say(step, f"Full deploy: {attempt.fallback} The whole source dir is deployed instead.")
-            attempt = await self._deploy(step, org, [str(source_dir)])
+        if plan is None:
+            plan = Plan(Full("The project's paths could not be checked before the deploy."), None)
+        decision = plan.decision
+        await self._say(step, describe(decision))
+        if isinstance(decision, Delta) and not decision.paths:
+            return await self._record_source(org, plan.state)
+        if isinstance(decision, Delta):
+            paths = [str(self._delta_path(source_dir, p)) for p in decision.paths]
+            attempt = await self._deploy_delta(step, org, paths)
             landed.append(attempt.landed)
-            if attempt.failed:
-                await self._restore_if_untouched(org, held.state, landed)
+            if not attempt.failed:
+                return await self._record_source(org, plan.state)
+            if attempt.fallback is None:
+                await self._restore_if_untouched(org, held, landed)
                 raise self._failure(attempt)
-            await self._record_source(org, plan.state)
+            await self._say(step, f"Full deploy: {attempt.fallback} The whole source dir is deployed instead.")
+        if self.quiet_deploys:
+            attempt = await self._deploy_quiet(step, org, [str(source_dir)])
+        else:
+            attempt = await self._deploy(step, org, [str(source_dir)])
+        landed.append(attempt.landed)
+        if attempt.failed:
+            await self._restore_if_untouched(org, held, landed)
+            raise self._failure(attempt)
+        await self._record_source(org, plan.state)
 
     async def _restore_if_untouched(
         self, org: ScratchOrg, state: dict[str, Any] | None, landed: list[bool | None]
@@ -609,8 +731,13 @@ class Pipeline:
             return _Attempt(failed=True, fallback=f"The delta cannot be passed to the CLI: {exc}.", landed=False)
         changed = set(paths)
         landed: bool | None = False
+        quiet = self.quiet_deploys or len(paths) <= DELTA_JSON_MAX_FILES
         for argv in argvs:
-            attempt = await self._deploy(step, org, argv[len(base) + 1 :: 2], nothing_is_fine=True)
+            chunk = argv[len(base) + 1 :: 2]
+            if quiet:
+                attempt = await self._deploy_quiet(step, org, chunk, nothing_is_fine=True)
+            else:
+                attempt = await self._deploy(step, org, chunk, nothing_is_fine=True)
             landed = True if attempt.landed or landed else (None if attempt.landed is None or landed is None else False)
             if not attempt.failed:
                 continue
@@ -636,25 +763,66 @@ class Pipeline:
                 human_error.feed(text)
             await step.section.write(stream, text)
 
-        args = ["project", "deploy", "start", "--target-org", org.alias]
-        for path in source_dirs:
-            args += ["--source-dir", path]
         # Human mode, so the pane shows progress while it runs (with --json the CLI is silent until the end).
-        started = await self.sf.run(args, sink=sink, cwd=self.paths.cwd, timeout=step.remaining())
+        started = await self.sf.run(
+            _deploy_args(org, source_dirs), sink=sink, cwd=self.paths.cwd, timeout=step.remaining()
+        )
         if ids.deploy_id is None:
             if started.exit_code == 0:
                 step.status = StepStatus.WARNING
                 self._warnings.append("The deploy printed no deploy id, so its result could not be checked.")
                 return _Attempt(landed=None)
             if nothing_is_fine and (human_error.error or "").startswith(NOTHING_TO_DEPLOY):
-                # Only ignored files changed (.forceignore): nothing to deploy is not a failure.
-                await self._say(step, "The changed files are all ignored (.forceignore): nothing to deploy.")
-                return _Attempt(landed=False)
+                return await self._nothing_to_deploy(step)
             detail = human_error.error or f"`sf project deploy start` exited with code {started.exit_code}"
             return _Attempt(
                 failed=True, sentence=mask(f"The deploy to {org.alias} did not start ({detail})."), landed=False
             )
-        result = await self._deploy_report(step, ids.deploy_id)
+        return await self._deploy_outcome(step, ids.deploy_id, await self._deploy_report(step, ids.deploy_id))
+
+    async def _deploy_quiet(
+        self, step: StepRun, org: ScratchOrg, source_dirs: list[str], *, nothing_is_fine: bool = False
+    ) -> _Attempt:
+        """`sf project deploy start ... --json` (a small delta, or a deploy nobody watches): the result comes with
+        the command's exit, so no `sf project deploy report` follows (one CLI start-up less, about 1.7 s on a real
+        machine). With --json the CLI prints nothing while it runs, which a delta of a few files does not miss; the
+        pane lists the paths first and the result at the end. Every failure comes back in the attempt, as
+        `_deploy`'s do."""
+        shown = [_shown_path(self.paths.worktree, p) for p in source_dirs[:DELTA_LISTED_FILES]]
+        for path in shown:
+            await self._say(step, f"  {path}")
+        if len(source_dirs) > len(shown):
+            await self._say(step, f"  ... and {len(source_dirs) - len(shown)} more")
+        try:
+            envelope = await self._sf_json(step, _deploy_args(org, source_dirs))
+        except SfFailed as exc:
+            name = exc.data.get("name")
+            if nothing_is_fine and name == NOTHING_TO_DEPLOY:
+                return await self._nothing_to_deploy(step)
+            detail = f"{name}: {exc.data.get('message') or exc.message}" if name else exc.message
+            # Output the CLI could not finish (killed, unreadable) may hide a deploy that went ahead.
+            unknown = name in (*UNPARSABLE, "KilledBySignal")
+            return _Attempt(
+                failed=True,
+                sentence=mask(f"The deploy to {org.alias} did not start or could not be read ({detail})."),
+                landed=None if unknown else False,
+            )
+        result = envelope.result
+        deploy_id = result.get("id") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not isinstance(deploy_id, str):
+            return _Attempt(
+                failed=True, sentence=f"`sf project deploy start --json` returned no deploy result for {org.alias}."
+            )
+        return await self._deploy_outcome(step, deploy_id, result)
+
+    async def _nothing_to_deploy(self, step: StepRun) -> _Attempt:
+        """Only ignored files changed (.forceignore): nothing to deploy is not a failure."""
+        await self._say(step, "The changed files are all ignored (.forceignore): nothing to deploy.")
+        return _Attempt(landed=False)
+
+    async def _deploy_outcome(self, step: StepRun, deploy_id: str, result: dict[str, Any]) -> _Attempt:
+        """What a deploy's result (from `deploy report`, or from `deploy start --json` itself) says, shown in the
+        pane: its summary, its failures and its component warnings."""
         failures = results.deploy_failures(result, self.paths.worktree)
         await self._say(step, results.deploy_summary(result))
         for line in failures:
@@ -670,8 +838,8 @@ class Pipeline:
         if result.get("done") is False:
             return _Attempt(
                 failed=True,
-                sentence=f"Deploy {ids.deploy_id} had not finished when its time ran out (status "
-                f"{result.get('status')}); see `sf project deploy report --job-id {ids.deploy_id}`.",
+                sentence=f"Deploy {deploy_id} had not finished when its time ran out (status "
+                f"{result.get('status')}); see `sf project deploy report --job-id {deploy_id}`.",
                 landed=None,
             )
         # A failed deploy rolls back whole (the CLI's default): nothing reached the org.
@@ -680,7 +848,7 @@ class Pipeline:
             failed=True,
             errors=tuple(
                 failures
-                or [f"Deploy {ids.deploy_id} ended with status {result.get('status')} and named no failing component."]
+                or [f"Deploy {deploy_id} ended with status {result.get('status')} and named no failing component."]
             ),
             landed=False if deployed in (0, "0") else None,
             failed_files=tuple(results.failed_files(result)),
@@ -713,6 +881,28 @@ class Pipeline:
         )
         self._inputs = {"data": got.data, "users": got.users, "permsets": got.permsets}
         return self._inputs
+
+    def _unchanged_steps(self) -> dict[str, str]:
+        """The middle steps whose inputs the org already got, each with what the pane says it has. They end before
+        they start: no command, no progress write, nothing to wait for. A step whose input is missing or refused
+        is not among them: it runs and says so itself."""
+        got = {name for name, value in self._inputs.items() if self._held_inputs.get(name) == value}
+        unchanged: dict[str, str] = {}
+        with contextlib.suppress(AccessDenied, InvalidParams):
+            if "data" in got and self.paths.data_plan.is_file():
+                unchanged["data"] = "the sample data"
+        with contextlib.suppress(AccessDenied, InvalidParams):
+            if "users" in got and self.paths.user_def.is_file():
+                unchanged["users"] = "the QA user"
+        wanted = list(dict.fromkeys(self.settings.permissionSets))
+        if "permsets" in got and wanted and all(PERMSET_PATTERN.fullmatch(n) for n in wanted):
+            unchanged["permsets"] = f"permission sets {', '.join(wanted)} assigned"
+        return unchanged
+
+    async def _skip_unchanged(self, name: str, section: Section, what: str) -> None:
+        await section.line(f"This org already has {what} from the same inputs: skipped.")
+        await section.close()
+        self._reports[name] = StepReport(name=name, status=StepStatus.SKIPPED, duration_ms=0)
 
     async def _already_got(self, step: StepRun, what: str) -> bool:
         """Skip the step when the org already got exactly these inputs (a second data load would duplicate rows,
@@ -814,15 +1004,27 @@ class Pipeline:
 
     # -- 6. the frontdoor URL -----------------------------------------------------------------------------------------
 
-    async def _login_step(self, org: ScratchOrg) -> str:
+    async def _login_step(self, org: ScratchOrg, early: _EarlyLogin | None = None) -> str:
         async with self._step("login") as step:
+            if early is not None:
+                await early.done.wait()  # it started before the build, within the same time limit as this step
+                url = early.take()
+                if url is not None:
+                    for stream, text in early.output:
+                        await step.section.write(stream, text)
+                    await self._say(
+                        step,
+                        "Login URL ready (minted while the org was built): handed to the QA pane only "
+                        "(a single-use credential, never shown).",
+                    )
+                    return url
             try:
                 # stdout (the URL) is captured, never streamed; only the command line and stderr reach the pane.
-                envelope = await self._sf_json(step, ["org", "open", "--target-org", org.alias, "--url-only"])
+                envelope = await self._sf_json(step, _login_args(org))
             except SfFailed as exc:
                 raise StepFailed(mask(f"No login URL could be obtained for org {org.alias}: {exc.message}")) from None
-            url = envelope.result.get("url") if isinstance(envelope.result, dict) else None
-            if not isinstance(url, str) or not url.startswith("https://"):
+            url = _login_url(envelope)
+            if url is None:
                 raise StepFailed(f"`sf org open --url-only` returned no https URL for org {org.alias}.")
             await self._say(step, "Login URL ready: handed to the QA pane only (a single-use credential, never shown).")
             return url

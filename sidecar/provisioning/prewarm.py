@@ -27,7 +27,7 @@ from sidecar.provisioning.creation import (
     register_created,
 )
 from sidecar.provisioning.devhub import DevHubLimits
-from sidecar.provisioning.hydration import hydrate
+from sidecar.provisioning.hydration import hydrate, rehydrate_stale
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
 from sidecar.settings import OrgPoolSettings, SettingsStore
@@ -91,6 +91,8 @@ class PreWarmer:
         assert cfg.projectDir is not None
         project = check_directory(cfg.projectDir, "orgPool.projectDir")
         definition = inside(project, cfg.scratchDefPath, "scratchDefPath")
+        if await rehydrate_stale(self._pool, self._sf, self._gate, cfg, project):
+            return True
         if await self._gate.used() >= self._pool.limits.max_orgs:
             return False
         full = await self._hub.no_room()

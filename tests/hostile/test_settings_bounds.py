@@ -27,8 +27,9 @@ BOUNDS: dict[str, tuple[float, float, float, float]] = {
     "sfRunConcurrency": (1, 16, 0, 17),
     "expiryWarningHours": (1, 720, 0.999, 720.001),
     "leaseTimeoutMinutes": (0.01, 10_080, 0.009, 10_080.001),
+    "rehydrateAfterCommits": (0, 100_000, -1, 100_001),
 }
-INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency"}
+INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency", "rehydrateAfterCommits"}
 BEYOND = [1e300, -1e300, 1e-6, True, False, "5", None, [], {}, 2**63, -(2**63)]
 
 

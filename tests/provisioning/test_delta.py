@@ -14,9 +14,11 @@ from sidecar.provisioning.delta import (
     ARGV_BYTES_LIMIT,
     Delta,
     Full,
+    GitError,
     Plan,
     SourceState,
     capture,
+    commits_behind,
     describe,
     plan_deploy,
     split_source_dirs,
@@ -305,6 +307,9 @@ def test_the_state_survives_its_record_and_rejects_other_shapes() -> None:
     assert SourceState.from_record(state.to_record()) == state
     assert SourceState.from_record({**state.to_record(), "version": 0}) is None
     assert SourceState.from_record({"version": 1}) is None
+    # Only object names: nothing of a damaged record reaches git's argv as an option or a revision range.
+    for commit, tree in [("--output=/tmp/x", None), ("a" * 40, "HEAD..b"), ("A" * 40, None), ("a" * 39, None)]:
+        assert SourceState.from_record({**state.to_record(), "commit": commit, "tree": tree}) is None
     assert SourceState.from_record(None) is None
 
 
@@ -368,3 +373,20 @@ def test_step_inputs_never_read_outside_the_worktree(tmp_path: Path) -> None:
     before = step_inputs(wt, plan_file, wt / "u.json", [])
     secret.write_text("two")
     assert step_inputs(wt, plan_file, wt / "u.json", []) == before
+
+
+async def test_commits_behind_counts_only_along_the_history(repo: Path, tmp_path: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    for n in range(3):
+        commit(repo, f"on {n}")
+    with anyio.fail_after(60):
+        assert await commits_behind(repo, base) == 3
+        assert await commits_behind(repo, git(repo, "rev-parse", "HEAD").strip()) == 0
+        side = worktree(repo, "side", start=base)
+        off = commit(side, "off the main line")
+        assert await commits_behind(repo, off) is None  # not an ancestor of main's HEAD
+        assert await commits_behind(repo, "0123456789abcdef0123456789abcdef01234567") is None  # not in the repository
+        assert await commits_behind(repo, "--all") is None and await commits_behind(repo, None) is None
+        write(tmp_path / "plain", "x.txt", "x\n")
+        with pytest.raises(GitError):
+            await commits_behind(tmp_path / "plain", base)
