@@ -29,6 +29,7 @@ from sidecar.sf.remote_orgs import CliRemoteOrgs
 from sidecar.storage.database import Database, open_target
 from sidecar.storage.url import DatabaseTarget, Engine
 from sidecar.timeutil import utcnow
+from tests.pool.test_pool_rules import Clock
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.harness import SidecarProcess
 from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
@@ -55,16 +56,6 @@ def repo_with_two_definitions(root: Path) -> Path:
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "base")
     return repo
-
-
-class Clock:
-    """The pool's clock, moved by the test (the fake sf's expiry dates are real dates: it starts at now)."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> Any:
-        return self.now
 
 
 @dataclass
@@ -115,6 +106,7 @@ async def make_warm(db: Database, tmp_path: Path, fake: FakeSf) -> Warm:
     path.write_text(json.dumps(fake.settings()))
     store = SettingsStore(path)
     clock = Clock()
+    clock.now = utcnow()  # the fake sf's expiry dates are real dates: the pool's clock starts at now
     sf = SfClient(lambda: store.current.org_pool.sfPath, env=fake.env)
     pool = PoolService(db, SettingsLimits(store), clock=clock, remote=CliRemoteOrgs(sf))
     gate = CapacityGate(pool, lambda: None)
