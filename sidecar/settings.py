@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sidecar.events import Listeners
 
@@ -31,6 +31,37 @@ _NUMBER: dict[str, Any] = {"strict": True, "allow_inf_nan": False}
 
 # The largest settings file read: the app's settings are a few KiB; anything this big is not one.
 MAX_FILE_BYTES = 1024 * 1024
+
+
+# Pre-warm entries: more than a handful of shapes kept warm at once is a typo, not a plan.
+MAX_PREWARM_ENTRIES = 20
+MAX_PATH_CHARS = 4096
+
+
+class PrewarmEntry(BaseModel):
+    """One shape pre-warm keeps topped up: `count` available orgs created from `projectDir`'s
+    `scratchDefPath` (default: orgPool.scratchDefPath). Unknown keys are refused, so a misspelt `cuont` is reported
+    instead of silently pre-warming nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    projectDir: str = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    scratchDefPath: str | None = Field(None, min_length=1, max_length=MAX_PATH_CHARS)
+    count: int = Field(ge=1, le=10_000, **_NUMBER)
+
+    @field_validator("projectDir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if "\x00" in value or not os.path.isabs(value):
+            raise ValueError("projectDir must be an absolute path")
+        return value
+
+    @field_validator("scratchDefPath")
+    @classmethod
+    def _relative(cls, value: str | None) -> str | None:
+        if value is not None and ("\x00" in value or os.path.isabs(value) or ".." in Path(value).parts):
+            raise ValueError("scratchDefPath must be a path relative to projectDir, without '..'")
+        return value
 
 
 class OrgPoolSettings(BaseModel):
@@ -70,6 +101,20 @@ class OrgPoolSettings(BaseModel):
     # A shared pool's lease whose sidecar instance stopped heartbeating this long is ended by a live peer
     # (sidecar/pool/instances.py); fractions allowed so tests can use seconds. Up to a week.
     leaseTimeoutMinutes: float = Field(15, ge=0.01, le=10_080, **_NUMBER)
+    # The shapes pre-warm keeps topped up; when empty, `preWarm` + `projectDir` are the shorthand for one entry
+    # of `maxOrgs` orgs from `projectDir`'s `scratchDefPath` (sidecar/provisioning/prewarm.py reads both).
+    prewarm: list[PrewarmEntry] = Field(default_factory=list, max_length=MAX_PREWARM_ENTRIES)
+
+    @field_validator("prewarm")
+    @classmethod
+    def _distinct(cls, entries: list[PrewarmEntry]) -> list[PrewarmEntry]:
+        seen: set[tuple[str, str | None]] = set()
+        for index, entry in enumerate(entries):
+            key = (entry.projectDir, entry.scratchDefPath)
+            if key in seen:
+                raise ValueError(f"entry {index} repeats an earlier entry's projectDir and scratchDefPath")
+            seen.add(key)
+        return entries
 
 
 @dataclass(frozen=True)
@@ -105,7 +150,7 @@ def parse_section(model: type[BaseModel], section: Any, prefix: str) -> tuple[An
         try:
             model.model_validate({key: value})
         except ValidationError as exc:
-            reason = "; ".join(e["msg"] for e in exc.errors())
+            reason = "; ".join(_where(e["loc"][1:]) + e["msg"] for e in exc.errors())
             errors.append(SettingsError(f"{prefix}.{key}", f"{reason} (got {_shown(value)}; using the default)"))
             continue
         except RecursionError:
@@ -113,6 +158,13 @@ def parse_section(model: type[BaseModel], section: Any, prefix: str) -> tuple[An
             continue
         good[key] = value
     return model.model_validate(good), errors
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """Where inside a list or object value the error is (`[1].count: `), nothing for a plain value."""
+    if not loc:
+        return ""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") + ": "
 
 
 def _shown(value: Any) -> str:

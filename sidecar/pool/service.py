@@ -505,6 +505,20 @@ class PoolService:
         hold an org already)."""
         return fits(org.shape, shape, self.limits.reuse_unknown_shapes)
 
+    async def warm_counts(self) -> dict[str | None, int]:
+        """Per shape, the unleased orgs a claim could still take after minRemainingHours (hydrating ones included:
+        they become claimable once built). Pre-warm compares these with its targets."""
+        not_before = self._clock() + timedelta(hours=self.limits.min_remaining_hours)
+        return await store.warm_counts(self._db.reader, not_before)
+
+    async def expiring_unleased(self) -> list[ScratchOrg]:
+        """Unleased orgs within minRemainingHours of expiry: counted against capacity, claimed by nobody. Pre-warm
+        replaces them (see sidecar/provisioning/prewarm.py)."""
+        now = self._clock()
+        return await store.unleased_expiring(
+            self._db.reader, now, now + timedelta(hours=self.limits.min_remaining_hours)
+        )
+
     async def warn_expiring(self) -> list[ExpiryWarning]:
         """Send each leased org's agent its expiry warnings: one at `expiryWarningHours` before expiry, one at
         FINAL_WARNING_HOURS, each once (recorded in the database first, so neither a second sidecar nor a restart

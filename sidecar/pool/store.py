@@ -276,6 +276,28 @@ async def set_team_capacity(conn: Connection, max_orgs: int) -> None:
     await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1", (max_orgs,))
 
 
+async def warm_counts(conn: Connection, not_before: datetime) -> dict[str | None, int]:
+    """Per shape (None: unknown), the unleased orgs still claimable at `not_before`: hydrated, never hydrated, or
+    being hydrated right now (on their way to claimable); a failed hydration is on its way out and does not count.
+    What pre-warm tops up."""
+    rows = await conn.fetch_all(
+        "SELECT shape, COUNT(*) AS n FROM scratch_orgs WHERE status = 'available' AND expires_at > ?"
+        " AND (hydration IS NULL OR hydration <> 'failed') GROUP BY shape",
+        (not_before,),
+    )
+    return {row["shape"]: int(row["n"]) for row in rows}
+
+
+async def unleased_expiring(conn: Connection, now: datetime, not_before: datetime) -> list[ScratchOrg]:
+    """Unleased orgs not yet expired that expire by `not_before` (no claim takes them any more), soonest first."""
+    rows = await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM scratch_orgs WHERE status = 'available' AND expires_at > ? AND expires_at <= ?"
+        " ORDER BY expires_at, id",
+        (now, not_before),
+    )
+    return to_models(ScratchOrg, rows)
+
+
 async def leased_expiring(conn: Connection, holder: str, now: datetime, horizon: datetime) -> list[ScratchOrg]:
     """Orgs leased by this instance's agents (`holder`: in a shared pool each sidecar warns its own agents), not
     yet expired, that expire by `horizon`, soonest first."""

@@ -101,14 +101,22 @@ async def discard(pool: PoolService, sf: SfClient, org: ScratchOrg, project: Pat
 
 
 async def rehydrate_stale(
-    pool: PoolService, sf: SfClient, gate: CapacityGate, settings: OrgPoolSettings, project: Path
+    pool: PoolService,
+    sf: SfClient,
+    gate: CapacityGate,
+    settings: OrgPoolSettings,
+    project: Path,
+    shape: str | None = None,
 ) -> bool:
     """Bring the first stale available org up to `project`'s HEAD (see the module's docstring); True when one was
     re-hydrated or replaced, so pre-warm goes round again at once. Raises SfFailed when a re-hydration failed (the
-    org is deleted, as after any failed hydration), so pre-warm backs off."""
+    org is deleted, as after any failed hydration), so pre-warm backs off. With `shape`, only orgs of that shape
+    (the pre-warm entry made from `project`) are looked at."""
     for org in await pool.list_orgs():
         if org.status is not OrgStatus.AVAILABLE or org.hydration is not Hydration.READY:
             continue
+        if shape is not None and org.shape != shape:
+            continue  # another pre-warm entry's org: compared with its own project's HEAD
         if org.deployed_commit is None:
             continue  # nothing recorded (git could not tell at its hydration): nothing to compare with
         try:
