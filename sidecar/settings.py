@@ -58,6 +58,9 @@ class OrgPoolSettings(BaseModel):
     sfRunConcurrency: int = Field(2, ge=1, le=16, **_NUMBER)
     # Shown as ScratchOrg.machineName on the leases this desktop holds in a shared pool (default: the host name).
     machineName: str | None = Field(None, max_length=100)
+    # The team key that seals org auth URLs in a shared pool (sidecar/pool/teamkey.py): a file only its owner can
+    # read. SWEATSHOP_TEAM_KEY in the environment wins over it.
+    teamKeyFile: str | None = Field(None, min_length=1, max_length=4096)
 
 
 @dataclass(frozen=True)
