@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.client import RpcError, SidecarProcess
 from sidecar.fakesf import executable_path
 from sidecar.pool.teamkey import ENV_VAR
 from sidecar.storage.url import ENV_VAR as DATABASE_ENV
@@ -118,11 +118,38 @@ async def test_a_desk_without_the_team_key_is_refused_naming_the_settings_and_th
                 lease = await sc.call("org:lease", "agent-c")
                 orgs = await sc.call("org:list")
                 pane = terminal_text(sc, "agent-c")
+                claimed = await sc.call("org:claim", "agent-c2")  # claimed directly, then used with sf:run
+                with pytest.raises(RpcError) as refused:
+                    await sc.call("sf:run", {"agentId": "agent-c2", "args": ["org", "list", "limits", "--json"]})
             c_text = b"".join(sc.frames).decode("utf-8", "replace") + sc.stderr_text()
     assert result["success"] is False and result["queued"] is False, result
     said = " ".join(result["errors"])
     assert "qa1" in said and "desk-a" in said and "SWEATSHOP_TEAM_KEY" in said and "orgPool.teamKeyFile" in said
     assert "went back to the pool" in said and "Refused:" in pane
     assert lease is None and [o["status"] for o in orgs] == ["available"]  # its own desk can still use it
+    assert claimed["alias"] == "qa1" and refused.value.kind == "ORG_NOT_AUTHORIZED"
+    assert refused.value.data["reason"] == "noTeamKey" and "SWEATSHOP_TEAM_KEY" in refused.value.message
     assert not any(x[:2] == ["org", "login"] for x in calls(c["log"]))
+    assert not any(x[:3] == ["org", "list", "limits"] for x in calls(c["log"]))  # nothing ran against it
     assert not leaked(auth_url_of(a["state"], "qa1"), c_text)
+
+
+async def test_an_org_claimed_on_b_is_logged_in_before_its_first_sf_run(tmp_path: Path, postgres_url: str) -> None:
+    a = desk(tmp_path, "desk-a", postgres_url, [scratch_org("qa1", days=5)], **{ENV_VAR: TEAM_KEY})
+    b = desk(tmp_path, "desk-b", postgres_url, [], **{ENV_VAR: TEAM_KEY})
+    run = {"agentId": "agent-b", "args": ["org", "list", "limits", "--json"]}
+    with anyio.fail_after(120):
+        async with SidecarProcess.start(a["home"], settings=a["settings"], env=a["env"]) as sa:
+            await sa.call("org:register", "qa1")
+            async with SidecarProcess.start(b["home"], settings=b["settings"], env=b["env"]) as sb:
+                assert (await sb.call("org:claim", "agent-b"))["alias"] == "qa1"
+                first = await sb.call("sf:run", run, timeout=60)
+                second = await sb.call("sf:run", run, timeout=60)
+                text = b"".join(sb.frames).decode("utf-8", "replace") + sb.stderr_text()
+    assert first["exitCode"] == 0 and second["exitCode"] == 0, (first, second)
+    argvs = calls(b["log"])
+    logins = [i for i, c in enumerate(argvs) if c[:3] == ["org", "login", "sfdx-url"]]
+    limits = [i for i, c in enumerate(argvs) if c[:3] == ["org", "list", "limits"]]
+    assert len(logins) == 1 and len(limits) == 2 and logins[0] < limits[0]  # logged in once, before the first
+    assert list((b["home"] / "handover").iterdir()) == []
+    assert not leaked(auth_url_of(a["state"], "qa1"), text)
