@@ -51,7 +51,7 @@ HANDOVER_DIR = "handover"
 URL_FILE = "auth-url"  # not *.json: the CLI would read a file so named as a JSON document
 SHOW_ARGS = ("org", "auth", "show-sfdx-auth-url")
 LOGIN_ARGS = ("org", "login", "sfdx-url")
-CAPTURE_TIMEOUT_SECONDS = 300.0
+CAPTURE_TIMEOUT_SECONDS = 120.0
 
 
 class JsonRunner(Protocol):
@@ -75,7 +75,7 @@ class OrgCredentials:
         holder: LeaseHolder,
         team_key: Callable[[], TeamKey | None],
         home: Path,
-        timeout: Callable[[], float] = lambda: CAPTURE_TIMEOUT_SECONDS,
+        timeout: Callable[[], float] = lambda: 30 * 60.0,
     ) -> None:
         self._db = db
         self._cli = cli
@@ -128,8 +128,10 @@ class OrgCredentials:
         if not self.capturing():
             return None
         try:
+            # Bounded on its own: registration waits for it (an org must never be created and not recorded).
             envelope = await self._cli.run_json(
-                [*SHOW_ARGS, "--target-org", alias, "--no-prompt"], timeout=self._timeout()
+                [*SHOW_ARGS, "--target-org", alias, "--no-prompt"],
+                timeout=min(self._timeout(), CAPTURE_TIMEOUT_SECONDS),
             )
         except SidecarError as exc:
             log.warning(

@@ -137,3 +137,14 @@ def test_the_login_file_is_private_and_gone_afterwards_even_after_an_error(tmp_p
         seen = path
         raise RuntimeError("the login failed")
     assert not seen.exists() and list(parent.iterdir()) == []
+
+
+def test_the_key_file_setting_is_a_bounded_path_and_a_bad_one_falls_back_alone() -> None:
+    from sidecar.settings import OrgPoolSettings, parse_section
+
+    good, errors = parse_section(OrgPoolSettings, {"teamKeyFile": "~/.sweatshop/team.key", "maxOrgs": 3}, "orgPool")
+    assert good.teamKeyFile == "~/.sweatshop/team.key" and errors == []
+    for bad in ("", "x" * 4097, 5, True):
+        settings, errors = parse_section(OrgPoolSettings, {"teamKeyFile": bad, "maxOrgs": 3}, "orgPool")
+        assert settings.teamKeyFile is None and settings.maxOrgs == 3
+        assert [e.key for e in errors] == ["orgPool.teamKeyFile"]

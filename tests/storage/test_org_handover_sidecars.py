@@ -153,3 +153,25 @@ async def test_an_org_claimed_on_b_is_logged_in_before_its_first_sf_run(tmp_path
     assert len(logins) == 1 and len(limits) == 2 and logins[0] < limits[0]  # logged in once, before the first
     assert list((b["home"] / "handover").iterdir()) == []
     assert not leaked(auth_url_of(a["state"], "qa1"), text)
+
+
+async def test_an_org_a_created_for_its_own_agent_serves_bs_agent_once_released(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    a = desk(tmp_path, "desk-a", postgres_url, [], **{ENV_VAR: TEAM_KEY})
+    b = desk(tmp_path, "desk-b", postgres_url, [], **{ENV_VAR: TEAM_KEY})
+    with anyio.fail_after(180):
+        async with SidecarProcess.start(a["home"], settings=a["settings"], env=a["env"]) as sa:
+            made = await sa.call("agent:provision", config("agent-a", make_worktree(tmp_path / "wt-a")), timeout=90)
+            assert made["success"] is True, made
+            assert (await sa.call("agent:completed", "agent-a"))["releasedOrgId"] == made["org"]["id"]
+            async with SidecarProcess.start(b["home"], settings=b["settings"], env=b["env"]) as sb:
+                got = await sb.call("agent:provision", config("agent-b", make_worktree(tmp_path / "wt-b")), timeout=90)
+                text = b"".join(sb.frames).decode("utf-8", "replace") + sb.stderr_text()
+    assert got["success"] is True and got["org"]["id"] == made["org"]["id"], got
+    alias = made["org"]["alias"]
+    shown = [c for c in calls(a["log"]) if c[:3] == ["org", "auth", "show-sfdx-auth-url"]]
+    assert [c[c.index("--target-org") + 1] for c in shown] == [alias]  # captured once, when A created it
+    assert [c for c in calls(b["log"]) if c[:3] == ["org", "login", "sfdx-url"]][0][5:7] == ["--alias", alias]
+    assert not any(c[:3] == ["org", "create", "scratch"] for c in calls(b["log"]))  # B created nothing
+    assert not leaked(auth_url_of(a["state"], alias), text)
