@@ -172,6 +172,7 @@ async def test_an_org_a_created_for_its_own_agent_serves_bs_agent_once_released(
     alias = made["org"]["alias"]
     shown = [c for c in calls(a["log"]) if c[:3] == ["org", "auth", "show-sfdx-auth-url"]]
     assert [c[c.index("--target-org") + 1] for c in shown] == [alias]  # captured once, when A created it
-    assert [c for c in calls(b["log"]) if c[:3] == ["org", "login", "sfdx-url"]][0][5:7] == ["--alias", alias]
+    logins = [c for c in calls(b["log"]) if c[:3] == ["org", "login", "sfdx-url"]]
+    assert len(logins) == 1 and logins[0][5:7] == ["--alias", alias]
     assert not any(c[:3] == ["org", "create", "scratch"] for c in calls(b["log"]))  # B created nothing
     assert not leaked(auth_url_of(a["state"], alias), text)
