@@ -33,6 +33,22 @@ INVALID_URL = (
 )
 CLIENT_ID = "PlatformCLI"
 TOKEN_PREFIX = "5Aep861"
+AUTH_FIELDS = (
+    "instanceUrl",
+    "orgId",
+    "username",
+    "loginUrl",
+    "clientId",
+    "isDevHub",
+    "instanceApiVersion",
+    "devHubUsername",
+    "created",
+    "expirationDate",
+    "createdOrgInstance",
+    "isScratch",
+    "isSandbox",
+    "tracksSource",
+)
 # What another machine needs to know the org as this one does (the rest is derived, see orgs.view).
 CARRIED = (
     "username",
@@ -104,25 +120,14 @@ def login_sfdx_url(inv: Invocation) -> int:
         org = orgs.view(found, state.get("devHub"))
         if inv.args.get("set-default"):
             state["defaultOrg"] = alias or org["username"]
+        entry = orgs.list_entry(org, state)
+    # The auth fields, decrypted, as the real command returns them: the same fields `org list` shows, plus tokens.
     result = {
         "clientSecret": "",
         "accessToken": ids.new_access_token(org["orgId"]),
-        "instanceUrl": org["instanceUrl"],
-        "orgId": org["orgId"],
-        "username": org["username"],
-        "loginUrl": org["loginUrl"],
         "refreshToken": _token(url),
-        "clientId": CLIENT_ID,
-        "isDevHub": False,
-        "instanceApiVersion": orgs.API_VERSION,
+        **{key: entry[key] for key in AUTH_FIELDS},
         "instanceApiVersionLastRetrieved": orgs.iso_now(),
-        "devHubUsername": org.get("devHubUsername"),
-        "created": org["createdDate"],
-        "expirationDate": org["expirationDate"],
-        "createdOrgInstance": "CS" + str(sum(map(ord, org["orgId"])) % 200),
-        "isScratch": True,
-        "isSandbox": False,
-        "tracksSource": True,
     }
     human = f"Successfully authorized {org['username']} with org ID {org['orgId']}"
     return inv.finish(result, human=human)
