@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+import anyio
+
 from sidecar.errors import OrgNotAuthorized, SfFailed, SidecarError
 from sidecar.pool import authurl_store
 from sidecar.pool.authurl_store import OrgOrigin
@@ -84,6 +86,7 @@ class OrgCredentials:
         self._dir = home / HANDOVER_DIR
         self._timeout = timeout
         self._logged_in: set[str] = set()
+        self._login_lock = anyio.Lock()  # two sf:run of one agent at once log in once
         self.sweep()
 
     # -- the key ------------------------------------------------------------------------------------------------
@@ -164,6 +167,12 @@ class OrgCredentials:
         in from, or None when nothing had to be done. OrgNotAuthorized (naming the setting) when it cannot."""
         if not self.shared or org.id in self._logged_in:
             return None
+        async with self._login_lock:
+            if org.id in self._logged_in:
+                return None
+            return await self._hand_over(org, sink, cwd)
+
+    async def _hand_over(self, org: ScratchOrg, sink: OutputSink | None, cwd: Path | None) -> OrgOrigin | None:
         origin = await authurl_store.origin_of(self._db.reader, org.id)
         if origin is None or origin.instance == self._holder.instance_id:
             return None  # made here (or before origins were recorded): this machine's CLI knows it
@@ -219,15 +228,29 @@ class OrgCredentials:
     # -- the private files ----------------------------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Remove what a process killed in the middle of a login left behind (a file holding a credential)."""
+        """Remove what a process killed in the middle of a login left behind (a file holding a credential); a live
+        process's login in progress (a second sidecar on this home) is left alone, by the pid in its name."""
         if not self._dir.is_dir():
             return
         for entry in self._dir.iterdir():
+            pid = entry.name.split("-")[1] if entry.name.startswith("login-") else ""
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue
             with contextlib.suppress(OSError):
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -240,7 +263,8 @@ def private_file(parent: Path, content: str) -> Iterator[Path]:
         raise OrgNotAuthorized(f"{parent} is not a directory of this sidecar's own", reason="loginFailed")
     if os.name == "posix" and stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(parent, 0o700)
-    directory = Path(tempfile.mkdtemp(prefix="login-", dir=parent))  # 0700, a name nobody could guess
+    # 0700, a name nobody could guess, with this process's pid (so a peer's sweep leaves a login in progress alone).
+    directory = Path(tempfile.mkdtemp(prefix=f"login-{os.getpid()}-", dir=parent))
     path = directory / URL_FILE
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)

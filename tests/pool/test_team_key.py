@@ -148,3 +148,21 @@ def test_the_key_file_setting_is_a_bounded_path_and_a_bad_one_falls_back_alone()
         settings, errors = parse_section(OrgPoolSettings, {"teamKeyFile": bad, "maxOrgs": 3}, "orgPool")
         assert settings.teamKeyFile is None and settings.maxOrgs == 3
         assert [e.key for e in errors] == ["orgPool.teamKeyFile"]
+
+
+def test_a_start_sweeps_what_a_killed_login_left_but_not_a_live_peers_login(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from sidecar.pool.handover import HANDOVER_DIR, OrgCredentials
+    from sidecar.pool.holder import LeaseHolder
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    dead_pid = int(gone.stdout)
+    folder = tmp_path / HANDOVER_DIR
+    (folder / f"login-{dead_pid}-abc").mkdir(parents=True)
+    (folder / f"login-{dead_pid}-abc" / "auth-url").write_text(URL)
+    (folder / "login-1-live").mkdir()  # pid 1 is always alive: a peer sidecar's login in progress
+    (folder / "stray").write_text(URL)
+    OrgCredentials(None, None, LeaseHolder("inst_x"), lambda: None, tmp_path)  # type: ignore[arg-type]
+    assert sorted(p.name for p in folder.iterdir()) == ["login-1-live"]
