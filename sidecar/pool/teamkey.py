@@ -150,7 +150,7 @@ def read_key_file(path_text: str) -> TeamKey:
     if os.name == "posix":
         if info.st_mode & 0o077:
             raise TeamKeyError(
-                f"{source} can be read by group or others (mode {stat.S_IMODE(info.st_mode):04o}): a team key must be"
+                f"{source} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}): a team key must be"
                 f" readable by its owner only; run `chmod 600 {path}`"
             )
         if info.st_uid != os.geteuid():
