@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -113,12 +114,27 @@ async def run(
         holder = LeaseHolder.for_database(
             storage.engine is Engine.POSTGRES, home, lambda: settings.current.org_pool.machineName
         )
+        credentials = None
+        if holder.shared:  # orgs made on one desktop work on another: origins and sealed auth URLs
+            from sidecar.pool.handover import OrgCredentials
+            from sidecar.pool.teamkey import load_team_key
+
+            credentials = OrgCredentials(
+                storage,
+                sf,
+                holder,
+                lambda: load_team_key(os.environ, settings.current.org_pool.teamKeyFile),
+                home,
+                lambda: settings.current.org_pool.stepTimeoutMinutes * 60,
+            )
+            log.info("shared pool: %s", credentials.describe())
         pool = PoolService(
             storage,
             limits,
             lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60),
             holder=holder,
             remote=CliRemoteOrgs(sf),
+            credentials=credentials,
         )
         if holder.shared:  # one capacity for the team, stored in the database (the first sidecar's maxOrgs)
             await pool.start_team(settings.current.org_pool.maxOrgs)

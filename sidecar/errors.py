@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_FOUND = "METHOD_NOT_FOUND"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    ORG_NOT_AUTHORIZED = "ORG_NOT_AUTHORIZED"
     INTERNAL = "INTERNAL"
 
 
@@ -91,3 +92,10 @@ class DatabaseUnavailable(SidecarError):
     """The database cannot take this request: busy past the wait, or the file at its path is no longer ours."""
 
     code = ErrorCode.DATABASE_UNAVAILABLE
+
+
+class OrgNotAuthorized(SidecarError):
+    """This machine's CLI cannot be logged in to an org another machine of a shared pool made (no team key, another
+    key, no stored auth URL, or the login failed); `data.reason` says which."""
+
+    code = ErrorCode.ORG_NOT_AUTHORIZED

@@ -101,6 +101,9 @@ class OrgPoolSettings(BaseModel):
     # A shared pool's lease whose sidecar instance stopped heartbeating this long is ended by a live peer
     # (sidecar/pool/instances.py); fractions allowed so tests can use seconds. Up to a week.
     leaseTimeoutMinutes: float = Field(15, ge=0.01, le=10_080, **_NUMBER)
+    # The team key that seals org auth URLs in a shared pool (sidecar/pool/teamkey.py): a file only its owner can
+    # read. SWEATSHOP_TEAM_KEY in the environment wins over it.
+    teamKeyFile: str | None = Field(None, min_length=1, max_length=4096)
     # The shapes pre-warm keeps topped up; when empty, `preWarm` + `projectDir` are the shorthand for one entry
     # of `maxOrgs` orgs from `projectDir`'s `scratchDefPath` (sidecar/provisioning/prewarm.py reads both).
     prewarm: list[PrewarmEntry] = Field(default_factory=list, max_length=MAX_PREWARM_ENTRIES)

@@ -22,6 +22,7 @@ export type SidecarErrorCode =
   | "METHOD_NOT_FOUND"
   | "MESSAGE_TOO_LARGE"
   | "DATABASE_UNAVAILABLE"
+  | "ORG_NOT_AUTHORIZED"
   | "INTERNAL";
 
 export interface AgentCompletedParams {
@@ -687,12 +688,12 @@ export interface SidecarMethods {
     result: RunRecord[];
     errors: never;
   };
-  /** Run `sf <args>` for an agent against its own org only, streamed to its terminal; `{exitCode, result}`. Errors: INVALID_PARAMS, ACCESS_DENIED, SF_UNAVAILABLE, TIMEOUT, CANCELLED. */
+  /** Run `sf <args>` for an agent against its own org only, streamed to its terminal; `{exitCode, result}`. Errors: INVALID_PARAMS, ACCESS_DENIED, SF_UNAVAILABLE, TIMEOUT, CANCELLED, ORG_NOT_AUTHORIZED. */
   "sf:run": {
     params: [agentId: SfRunParams];
     namedParams: SfRunParams;
     result: SfRunResult;
-    errors: "INVALID_PARAMS" | "ACCESS_DENIED" | "SF_UNAVAILABLE" | "TIMEOUT" | "CANCELLED";
+    errors: "INVALID_PARAMS" | "ACCESS_DENIED" | "SF_UNAVAILABLE" | "TIMEOUT" | "CANCELLED" | "ORG_NOT_AUTHORIZED";
   };
 }
 

@@ -86,6 +86,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("org:assign:permset", "AssignPermSetCommand", {}, "cmd_user:org_assign_permset"),
     Command("org:open", "OrgOpenCommand", {}, "cmd_org_open:org_open"),
+    Command("org:auth:show-sfdx-auth-url", "OrgAuthShowSfdxAuthUrl", {}, "cmd_org_auth:show_sfdx_auth_url"),
+    Command(
+        "org:login:sfdx-url",
+        "LoginSfdxUrl",
+        {"sfdx-url-file": Value("file")},
+        "cmd_org_auth:login_sfdx_url",
+        target=None,
+    ),
 )
 
 BY_ID = {command.command_id: command for command in COMMANDS}

@@ -91,7 +91,7 @@ class ProvisionHandlers:
         "sf:run",
         result=SfRunResult,
         single_object=True,
-        errors=[E.INVALID_PARAMS, E.ACCESS_DENIED, E.SF_UNAVAILABLE, E.TIMEOUT, E.CANCELLED],
+        errors=[E.INVALID_PARAMS, E.ACCESS_DENIED, E.SF_UNAVAILABLE, E.TIMEOUT, E.CANCELLED, E.ORG_NOT_AUTHORIZED],
     )
     async def sf_run(self, params: SfRunParams) -> SfRunResult:
         """Run `sf <args>` for an agent against its own org only, streamed to its terminal; `{exitCode, result}`."""

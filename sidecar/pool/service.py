@@ -31,6 +31,7 @@ from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.models import (
     ALIAS_PATTERN,
     ChangeReason,
+    DiscoveredOrg,
     DiscoveryReport,
     Hydration,
     OrgSource,
@@ -47,6 +48,7 @@ from sidecar.storage.ids import new_id
 from sidecar.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:
+    from sidecar.pool.handover import OrgCredentials
     from sidecar.settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -197,8 +199,11 @@ class PoolService:
         clock: Clock = utcnow,
         holder: LeaseHolder | None = None,
         remote: RemoteOrgs | None = None,
+        credentials: OrgCredentials | None = None,
     ) -> None:
         self._db = db
+        # A shared pool's org origins and sealed auth URLs (pool/handover.py): recorded as orgs enter the pool.
+        self.credentials = credentials
         # This sidecar instance: with the agent id, it names who holds a lease in a pool several machines share.
         self.holder = holder or LeaseHolder.local()
         self._remote = remote
@@ -361,8 +366,10 @@ class PoolService:
             )
         elif expires_at <= now:
             raise InvalidParams(f"expiresAt {expires_at.isoformat()} is in the past", param="expiresAt")
+        org_id = new_org_id()
+        auth_url = await self._capture(alias)  # the CLI runs before, never inside, the transaction
         values = {
-            "id": new_org_id(),
+            "id": org_id,
             "alias": alias,
             "username": username,
             "sf_org_id": sf_org_id,
@@ -386,6 +393,8 @@ class PoolService:
                     raise AlreadyExists(f"agent {lease_to!r} already holds an org", agentId=lease_to)
                 limits = await self._limits_in(conn)
                 org = await store.insert_within_capacity(conn, values, limits.max_orgs)
+                if org is not None:
+                    await self._record_origin(conn, org.id, auth_url, now)
         except Exception as exc:
             if not is_integrity_error(exc):
                 raise
@@ -401,6 +410,26 @@ class PoolService:
             changes.append(PoolChange(ChangeReason.CLAIMED, org, lease_to))
         await self._announce(changes)
         return org
+
+    async def _capture(self, alias: str) -> str | None:
+        return await self.credentials.capture(alias) if self.credentials is not None else None
+
+    async def _record_origin(self, conn: Any, org_id: str, auth_url: str | None, now: datetime) -> None:
+        if self.credentials is not None:
+            await self.credentials.record(conn, org_id, auth_url, now)
+
+    async def _capture_new(self, found: list[DiscoveredOrg]) -> dict[str, str | None]:
+        """Discovery's new orgs' auth URLs by username, captured before its transaction (none without a key)."""
+        if self.credentials is None or not self.credentials.capturing():
+            return {}
+        urls: dict[str, str | None] = {}
+        for cli in found:
+            if (
+                cli.active
+                and await store.find_identity(self._db.reader, cli.username, cli.sf_org_id, cli.alias) is None
+            ):
+                urls[cli.username] = await self._capture(cli.alias or cli.username)
+        return urls
 
     @staticmethod
     def _conflict(exc: Exception, alias: str, username: str | None, sf_org_id: str | None) -> AlreadyExists:
@@ -648,6 +677,7 @@ class PoolService:
         if self._list_cli_orgs is None:
             raise RuntimeError("discovery needs a CLI org lister")
         found = parse_org_list(await self._list_cli_orgs())
+        auth_urls = await self._capture_new(found)
         now = self._clock()
         limits = self.limits
         report = DiscoveryReport(registered=[], updated=[], skipped=[])
@@ -711,6 +741,7 @@ class PoolService:
                         SkippedOrg(alias=alias, reason=f"capacity reached (maxOrgs={limits.max_orgs})")
                     )
                     continue
+                await self._record_origin(conn, org.id, auth_urls.get(cli.username), now)
                 report.registered.append(org.alias)
                 changes.append(PoolChange(ChangeReason.DISCOVERED, org))
             for gone in vanished_and_due(await store.list_orgs(conn), found, now):  # issue 9: the CLI dropped them

@@ -32,6 +32,7 @@ from sidecar.errors import (
     AlreadyExists,
     CapacityReached,
     InvalidParams,
+    OrgNotAuthorized,
     SfFailed,
     SfUnavailable,
     SidecarError,
@@ -471,9 +472,30 @@ class Pipeline:
                 step.status = StepStatus.WARNING
                 await self._say(step, got.sentence)
                 return got
+            await self._hand_over(step, got)
             self._org = got
             self.on_org(got)
             return got
+
+    async def _hand_over(self, step: StepRun, org: ScratchOrg) -> None:
+        """An org another desktop of a shared pool made: log this machine's CLI in to it first (pool/handover.py).
+        One it cannot log in to goes back to the pool (its own machine can still use it) and the run ends in error."""
+        credentials = self.pool.credentials
+        if credentials is None:
+            return
+        try:
+            origin = await credentials.hand_over(org, step.section.write, self.paths.cwd)
+        except OrgNotAuthorized as exc:
+            with anyio.CancelScope(shield=True), contextlib.suppress(SidecarError):
+                await self.pool.release(org.id, self.agent_id)
+            await self._say(step, f"Refused: {exc.message}", "stderr")
+            raise StepFailed(
+                mask(f"Org {org.alias} cannot be used on this machine, so it went back to the pool: {exc.message}.")
+            ) from None
+        if origin is not None:
+            await self._say(
+                step, f"Logged this machine's Salesforce CLI in to org {org.alias}, made on {origin.machine}."
+            )
 
     async def _acquire(self, step: StepRun) -> ScratchOrg | Queued:
         handover = self.handover

@@ -225,6 +225,8 @@ class SfRunner:
         plan = plan_argv(args, org)
         for target in plan.targets:
             await self._pool.check_access(agent_id, target)  # ACCESS_DENIED for anything but its own org
+        if self._pool.credentials is not None:  # an org another desktop made: log this machine's CLI in first
+            await self._pool.credentials.hand_over(org, cwd=await self._worktree_of(agent_id))
         limit = self._settings.current.org_pool.sfRunConcurrency
         running = self._running.setdefault(agent_id, [])
         if len(running) >= limit:

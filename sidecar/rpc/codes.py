@@ -31,6 +31,7 @@ RPC_CODES: dict[ErrorCode, int] = {
     ErrorCode.TIMEOUT: -32009,
     ErrorCode.MESSAGE_TOO_LARGE: -32010,
     ErrorCode.DATABASE_UNAVAILABLE: -32011,
+    ErrorCode.ORG_NOT_AUTHORIZED: -32012,
 }
 
 Message = dict[str, Any]
