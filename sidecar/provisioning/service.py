@@ -78,7 +78,16 @@ class ProvisioningService:
         self.ownership = Ownership(db, owner or Owner.this_process(), self._runs, publish, clock, heartbeat_seconds)
         self.gate = CapacityGate(pool, self.wake)
         self.dispatcher = QueueDispatcher(
-            db, pool, settings, self.gate, self._runs, self.ownership.owner, self._start, publish, clock
+            db,
+            pool,
+            settings,
+            self.gate,
+            self._runs,
+            self.ownership.owner,
+            self._start,
+            publish,
+            clock,
+            heartbeat_seconds,
         )
         self._executor = RunExecutor(
             db,
