@@ -69,9 +69,10 @@ class PostgresServer:
             shutil.chown(sockets, "postgres")
             os.chmod(root, 0o700)
         port = _free_port()
-        run = lambda *argv: subprocess.run(  # noqa: E731 - one line per server command below
-            [*prefix, *argv], check=True, capture_output=True, text=True, timeout=START_TIMEOUT_S
-        )
+
+        def run(*argv: str) -> None:
+            subprocess.run([*prefix, *argv], check=True, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+
         try:
             run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
             options = (
