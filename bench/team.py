@@ -206,3 +206,9 @@ def run(report: Report, seconds: float = 8.0) -> None:
     _report_latency(report, latency)
     if pg["doubles"] or lite["doubles"]:
         raise SystemExit("double lease observed")
+
+
+if __name__ == "__main__":
+    r = Report()
+    run(r)
+    print(r.render())
