@@ -13,6 +13,7 @@ from sidecar.errors import DatabaseUnavailable
 from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.holder import LeaseHolder
+from sidecar.pool.instances import Instances
 from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import surface
 from sidecar.rpc.dispatch import Dispatcher, LateMethods
@@ -20,7 +21,7 @@ from sidecar.rpc.framing import Framing
 from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
-from sidecar.storage.database import Database, open_target
+from sidecar.storage.database import Database, PostgresDatabase, open_target
 from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, Engine, choose_database
 from sidecar.wiremodel import WireModel
 
@@ -114,6 +115,10 @@ async def run(
         if holder.shared:  # one capacity for the team, stored in the database (the first sidecar's maxOrgs)
             await pool.start_team(settings.current.org_pool.maxOrgs)
         notifications.watch_pool(pool)
+        # A shared pool: heartbeat, and reaping of leases whose desktop went away (the row exists before serving).
+        instances = Instances(storage, pool, lambda: settings.current.org_pool.leaseTimeoutMinutes)
+        if holder.shared:
+            await instances.start()
         surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
 
         async with anyio.create_task_group() as tg:
@@ -161,6 +166,14 @@ async def run(
 
             tg.start_soon(settings.watch)
             tg.start_soon(refresh_loop, pool, settings, storage)
+            if isinstance(storage, PostgresDatabase):  # every machine's commits reach this client (peers.py)
+                tg.start_soon(instances.run)
+                from sidecar.pool.peers import POOL_CHANNEL, PeerChanges
+                from sidecar.storage.listener import listen
+
+                peers = PeerChanges(pool, storage.origin)
+                notifications.watch_resync(peers.resynced)
+                tg.start_soon(listen, storage, POOL_CHANNEL, peers.received, peers.resync)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send, stop)
             tg.cancel_scope.cancel()

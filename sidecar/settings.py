@@ -58,6 +58,9 @@ class OrgPoolSettings(BaseModel):
     sfRunConcurrency: int = Field(2, ge=1, le=16, **_NUMBER)
     # Shown as ScratchOrg.machineName on the leases this desktop holds in a shared pool (default: the host name).
     machineName: str | None = Field(None, max_length=100)
+    # A shared pool's lease whose sidecar instance stopped heartbeating this long is ended by a live peer
+    # (sidecar/pool/instances.py); fractions allowed so tests can use seconds. Up to a week.
+    leaseTimeoutMinutes: float = Field(15, ge=0.01, le=10_080, **_NUMBER)
 
 
 @dataclass(frozen=True)

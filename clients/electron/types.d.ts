@@ -68,7 +68,7 @@ export interface CatalogIssue {
   reason: string;
 }
 
-export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered";
+export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered" | "reaped" | "resync";
 
 /** The verified ID token's claims, as the Electron main process hands them over. */
 export interface Claims {
@@ -158,7 +158,7 @@ export interface MemberInfo {
 
 export interface OrgChanged {
   reason: ChangeReason;
-  org: ScratchOrg;
+  org: ScratchOrg | null;
   status: PoolStatus;
   agentId: string | null;
 }

@@ -128,3 +128,18 @@ class PostgresServer:
 
     def drop_database(self, name: str) -> None:
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def cut_off(self, url: str) -> None:
+        """The database goes away under its sidecars, as when its server restarts: every backend on it is
+        terminated and new connections are refused until `restore` (the rest of the server keeps serving)."""
+        name = database_name(url)
+        self._psql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        self._psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+
+    def restore(self, url: str) -> None:
+        self._psql(f'ALTER DATABASE "{database_name(url)}" ALLOW_CONNECTIONS true')
+
+
+def database_name(url: str) -> str:
+    """The database a URL names (the last path segment, before any query)."""
+    return url.partition("?")[0].rsplit("/", 1)[1]

@@ -40,7 +40,8 @@ AGENT_STATUS = "agent:status"
 
 class OrgChanged(WireModel):
     reason: ChangeReason
-    org: ScratchOrg
+    # null only for reason `resync` (the sidecar re-read a shared pool after reconnecting: re-read the list).
+    org: ScratchOrg | None
     status: PoolStatus
     agent_id: str | None = None
 
@@ -113,6 +114,15 @@ class Notifications:
             )
 
         pool.subscribe(changed)
+
+    def watch_resync(self, resynced: Listeners[PoolStatus]) -> None:
+        """A shared pool re-read after its listener reconnected (sidecar/pool/peers.py): one `org:changed`
+        `resync` with no org, so the client re-reads what it may have missed."""
+
+        async def changed(status: PoolStatus) -> None:
+            await self._notify(ORG_CHANGED, OrgChanged(reason=ChangeReason.RESYNC, org=None, status=status))
+
+        resynced.subscribe(changed)
 
     def watch_governance(self, governance: GovernanceService, pool_status: PoolStatusReader) -> None:
         model: Any = governance_changed_model()

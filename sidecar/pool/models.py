@@ -40,6 +40,10 @@ class ChangeReason(StrEnum):
     EXPIRED = "expired"
     REMOVED = "removed"
     DISCOVERED = "discovered"
+    # A live peer ended the lease of a sidecar instance that stopped heartbeating (sidecar/pool/instances.py).
+    REAPED = "reaped"
+    # Not a change: this sidecar listens to the team database again and re-read it (`org` is null).
+    RESYNC = "resync"
 
 
 class ScratchOrg(WireModel):

@@ -165,6 +165,11 @@ class PoolService:
     async def _announce(self, changes: list[PoolChange]) -> None:
         await self._events.publish_all(changes)
 
+    async def announce_committed(self, changes: list[PoolChange]) -> None:
+        """Tell the listeners of changes committed outside this service's methods: a reap (sidecar/pool/
+        instances.py) or another sidecar's commit heard through the database (sidecar/pool/peers.py)."""
+        await self._announce(changes)
+
     # -- reads --------------------------------------------------------------------------------------------------
 
     @property

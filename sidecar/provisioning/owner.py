@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+# One heartbeat for runs and instances: the beat and the missed beats that mean gone (sidecar/pool/instances.py).
+from sidecar.pool.instances import HEARTBEAT_SECONDS as HEARTBEAT_SECONDS
+from sidecar.pool.instances import STALE_BEATS as STALE_BEATS
+
 log = logging.getLogger(__name__)
 
 OWNER_ENV = "SWEATSHOP_SIDECAR_OWNER"
 RUN_ENV = "SWEATSHOP_PROVISION_RUN"
-# Tests and demos shorten the beat (a stranded run is then reported within seconds, not half a minute).
-HEARTBEAT_SECONDS = float(os.environ.get("SWEATSHOP_HEARTBEAT_SECONDS", "10"))
-# Three missed beats: one slow write (the database busy with a long transaction) is not a death.
-STALE_BEATS = 3
 PROC = Path("/proc")
 
 

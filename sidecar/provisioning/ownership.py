@@ -14,6 +14,7 @@ from datetime import datetime
 
 import anyio
 
+from sidecar.errors import DatabaseUnavailable
 from sidecar.provisioning import store
 from sidecar.provisioning.lifecycle import RunStateConflict, status_of
 from sidecar.provisioning.models import RunRecord, RunState
@@ -50,6 +51,8 @@ class Ownership:
                 await self._beat(now)
                 if not overslept:
                     await self.sweep()
+            except DatabaseUnavailable as exc:  # the database is away: one line, not a traceback per beat
+                log.info("provisioning heartbeat skipped: %s", exc.message)
             except Exception:
                 log.exception("provisioning heartbeat failed")
 

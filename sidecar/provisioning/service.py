@@ -148,7 +148,7 @@ class ProvisioningService:
         self.prewarmer.wake()
 
     async def _on_pool_change(self, change: PoolChange) -> None:
-        if change.reason in (ChangeReason.RELEASED, ChangeReason.REMOVED, ChangeReason.EXPIRED):
+        if change.reason in (ChangeReason.RELEASED, ChangeReason.REMOVED, ChangeReason.EXPIRED, ChangeReason.REAPED):
             run = self._runs.get(change.agent_id) if change.agent_id else None
             if run is not None and run.org is not None and run.org.id == change.org.id and run.stop_reason is None:
                 run.stop_reason = change.reason.value

@@ -203,7 +203,12 @@ class SfRunner:
 
     async def _on_pool_change(self, change: PoolChange) -> None:
         """A lease that ends stops the commands its agent still runs against that org (the next agent gets it)."""
-        if change.reason not in (ChangeReason.RELEASED, ChangeReason.REMOVED, ChangeReason.EXPIRED):
+        if change.reason not in (
+            ChangeReason.RELEASED,
+            ChangeReason.REMOVED,
+            ChangeReason.EXPIRED,
+            ChangeReason.REAPED,
+        ):
             return
         for running in self._running.get(change.agent_id or "", []):
             if running.org_id == change.org.id and running.stop_reason is None:

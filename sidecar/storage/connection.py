@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from sidecar.storage.availability import Availability
 from sidecar.storage.dialect import SQLITE, Dialect
 
 Row = Mapping[str, Any]
@@ -80,32 +81,36 @@ class SqliteConnection(_Common):
 
 
 class PostgresConnection(_Common):
-    """An asyncpg connection held for one transaction."""
+    """An asyncpg connection held for one transaction; a lost connection raises DatabaseUnavailable."""
 
-    def __init__(self, raw: Any, dialect: Dialect) -> None:
+    def __init__(self, raw: Any, dialect: Dialect, link: Availability) -> None:
         self.raw = raw
         self.dialect = dialect
+        self._link = link
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.raw.execute(self.dialect.sql(sql), *self.dialect.params(params))
+        async with self._link.guard():
+            await self.raw.execute(self.dialect.sql(sql), *self.dialect.params(params))
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self.raw.fetch(self.dialect.sql(sql), *self.dialect.params(params)))
+        async with self._link.guard():
+            return list(await self.raw.fetch(self.dialect.sql(sql), *self.dialect.params(params)))
 
 
 class PostgresReader(_Common):
     """Autocommit reads from the pool: each statement borrows a connection for itself only."""
 
-    def __init__(self, pool: Any, dialect: Dialect) -> None:
+    def __init__(self, pool: Any, dialect: Dialect, link: Availability) -> None:
         self._pool = pool
         self.dialect = dialect
+        self._link = link
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async with self._pool.acquire() as raw:
+        async with self._link.guard(), self._pool.acquire() as raw:
             await raw.execute(self.dialect.sql(sql), *self.dialect.params(params))
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._pool.acquire() as raw:
+        async with self._link.guard(), self._pool.acquire() as raw:
             return list(await raw.fetch(self.dialect.sql(sql), *self.dialect.params(params)))
 
     @asynccontextmanager

@@ -4,11 +4,16 @@ Services get transactions from a database and hand the `Connection` to their sto
 `SqliteDatabase` wraps sidecar/db.py's `Database` (one writer behind a lock, `BEGIN IMMEDIATE`, WAL reader);
 `PostgresDatabase` is a connection pool in which each transaction holds one connection until it commits or rolls
 back. Both commit on success and roll back on any exception or cancellation, never acknowledging what did not commit.
+On PostgreSQL a lost connection (server restarted, backend terminated) answers DATABASE_UNAVAILABLE and backs off
+until the server is reachable again (sidecar/storage/availability.py); a COMMIT that fails that way raises too, so
+no caller announces a change the server may not have kept. Each connection carries `sweatshop.origin`, this
+process's random id, which the pool's NOTIFY trigger puts in every payload (sidecar/storage/listener.py).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -18,6 +23,7 @@ from typing import Any, Protocol
 import anyio
 
 from sidecar.db import Database as SqliteFile
+from sidecar.storage.availability import Availability, is_connection_loss
 from sidecar.storage.connection import Connection, PostgresConnection, PostgresReader, SqliteConnection
 from sidecar.storage.dialect import Dialect, postgres_dialect
 from sidecar.storage.url import DatabaseTarget, Engine
@@ -122,13 +128,27 @@ class PostgresDatabase:
         self._max_size = max_size
         self._pool: Any = None
         self._reader: PostgresReader | None = None
+        # This process on the database: the NOTIFY payloads of its own commits name it, so it does not announce
+        # its own changes twice. Random per process (two processes on one home are one instance, two origins).
+        self.origin = f"proc_{secrets.token_hex(8)}"
+        self.availability = Availability(target.masked(), on_lost=self._expire_connections)
+
+    def server_settings(self) -> dict[str, str]:
+        """Session settings of every connection this process opens (the pool's and the listener's)."""
+        return {"application_name": "sweatshop-sidecar", "sweatshop.origin": self.origin}
 
     async def open(self, migrations: Iterable[tuple[int, str, str]] | None = None) -> None:
         import asyncpg
 
         try:
             self._pool = await asyncpg.create_pool(
-                dsn=self.target.url, min_size=1, max_size=self._max_size, command_timeout=60
+                dsn=self.target.url,
+                # No floor: after a lost server the pool would retry it in the background, logging each failure;
+                # connections are opened when a request needs one (the back-off decides when that is tried).
+                min_size=0,
+                max_size=self._max_size,
+                command_timeout=60,
+                server_settings=self.server_settings(),
             )
         except Exception as exc:
             # The driver's message may quote the DSN; say what failed with the masked URL only.
@@ -137,7 +157,7 @@ class PostgresDatabase:
             ) from None
         try:
             await self.migrate(postgres_migrations() if migrations is None else migrations)
-            self._reader = PostgresReader(self._pool, self.dialect)
+            self._reader = PostgresReader(self._pool, self.dialect, self.availability)
         except BaseException:
             await self.close()
             raise
@@ -151,25 +171,51 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """READ COMMITTED, as PostgreSQL defaults: rules that need more take row locks (see the dialect)."""
+        """READ COMMITTED, as PostgreSQL defaults: rules that need more take row locks (see the dialect).
+
+        A connection lost anywhere (acquiring, a statement, COMMIT) raises DatabaseUnavailable: the change is not
+        acknowledged. A COMMIT lost on the wire may still have been applied by the server; the caller is told it
+        was not confirmed, and never announces it (peers hear of it through NOTIFY if it did commit)."""
         if self._pool is None:
             raise RuntimeError("database is not open")
-        raw = await self._pool.acquire()
+        link = self.availability
+        async with link.guard():
+            raw = await self._pool.acquire()
         try:
             tx = raw.transaction()
-            await tx.start()
+            async with link.guard():
+                await tx.start()
             try:
-                yield PostgresConnection(raw, self.dialect)
+                yield PostgresConnection(raw, self.dialect, link)
             except BaseException:
                 with anyio.CancelScope(shield=True):
-                    await tx.rollback()
+                    try:
+                        await tx.rollback()
+                    except Exception as exc:  # the server is gone: it rolls the transaction back itself
+                        if link.up and not is_connection_loss(exc):
+                            raise
                 raise
             else:
                 with anyio.CancelScope(shield=True):
-                    await tx.commit()
+                    async with link.guard():
+                        await tx.commit()
         finally:
             with anyio.CancelScope(shield=True):
-                await self._pool.release(raw)
+                try:
+                    await self._pool.release(raw)
+                except Exception:  # a broken connection: the pool drops it and opens another when next needed
+                    log.debug("released a broken PostgreSQL connection", exc_info=True)
+
+    async def connection_lost(self, why: str) -> None:
+        """Someone (the listener) found the server gone: refuse requests while backing off."""
+        self.availability.lost(why)
+        await self._expire_connections()
+
+    async def _expire_connections(self) -> None:
+        """Drop the pool's idle connections, which died with the server, so the next request after the pause
+        opens fresh ones instead of meeting each dead one in turn."""
+        if self._pool is not None:
+            await self._pool.expire_connections()
 
     @property
     def reader(self) -> Connection:
