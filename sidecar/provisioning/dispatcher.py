@@ -5,14 +5,16 @@ dispatcher wakes on every pool change that may free capacity (released, removed,
 discovered), on settings changes (maxOrgs growth), on a creation slot coming back and at the next Dev Hub retry
 time; it hands the head of the queue an org (or a slot to create one) and the run continues by itself.
 
-On a database several machines share, the queue is the team's: one order (`seq`, from one shared counter) over
-every machine's waiters. A dispatcher serves only its own instance's rows (the agent's worktree and CLI are on its
-machine), and only in its turn: while an older waiter of another machine is still served (its sidecar beats its
-queued runs), this dispatcher leaves orgs and creation slots to it. An org freed on machine A therefore goes to the
-oldest waiter on whatever machine: that machine's dispatcher claims it, and the run continues there with its own
-notifications. Without a notification from the other machines the waiting machine learns of a freed org by looking
-at the team queue and the pool every TEAM_POLL_SECONDS while it has waiters (a change on its own machine wakes it
-at once); a waiter whose sidecar stopped beating for stale_after() no longer holds the queue up.
+On a database several machines share, the queue is the team's: one order (`seq`, from one shared counter) over every
+machine's waiters. A dispatcher serves only its own instance's rows (the agent's worktree and CLI are on its
+machine), and only in its turn: while an older waiter of another live machine waits (its instance heartbeats in
+`sidecar_instances`, sidecar/pool/instances.py), this dispatcher leaves orgs and creation slots to it. An org freed
+on machine A therefore goes to the oldest waiter on whatever machine: that machine's dispatcher claims it, and the
+run continues there with its own notifications. The waiting machine's dispatcher wakes when the org is freed: the
+release reaches it through LISTEN/NOTIFY as a pool change (sidecar/pool/peers.py), as a local one would; it also
+looks at the team queue every TEAM_POLL_SECONDS while it has waiters, in case a notification was missed. The waiters
+of a machine whose instance stopped beating for stale_after() (three beats) no longer hold the queue up; they regain
+their place if it returns.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 import anyio
 
 from sidecar.errors import SidecarError
+from sidecar.pool import instance_store
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
 from sidecar.provisioning.creation import CapacityGate
@@ -49,7 +52,7 @@ LIMIT_RETRY_MAX_SECONDS = 30 * 60
 # The dispatcher also looks at the queue this often, whatever woke it or not (a missed event costs at most this).
 DISPATCH_FALLBACK_SECONDS = 30.0
 # On a shared pool, how often a dispatcher with waiters looks whether an org was freed on another machine or its
-# turn came (LISTEN/NOTIFY, when present, wakes it sooner). The variable exists for tests and benches.
+# turn came, should a notification have been missed (LISTEN/NOTIFY wakes it sooner). For tests and benches.
 TEAM_POLL_SECONDS = float(os.environ.get("SWEATSHOP_TEAM_POLL_SECONDS", "1.0"))
 
 
@@ -98,7 +101,6 @@ class QueueDispatcher:
         self._lock = anyio.Lock()
         self._shared = pool.holder.shared
         self._heartbeat = heartbeat_seconds
-        self._beaten_at: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -107,15 +109,20 @@ class QueueDispatcher:
 
     async def waiters(self) -> list[tuple[str, store.QueuedRow]]:
         """The queue in force, oldest first, as (instance, row): this instance's rows, and on a shared pool every
-        other machine's rows that are still served (their sidecar beat within stale_after())."""
+        other machine's rows whose instance is live (beat within stale_after(), by the database's clock)."""
+        reader = self._db.reader
         if not self._shared:
-            return [(self._me, row) for row in await store.queue(self._db.reader, self._me)]
-        since = self._clock() - stale_after(self._heartbeat)
+            return [(self._me, row) for row in await store.queue(reader, self._me)]
+        team = await store.team_queue(reader)
+        others = {holder for holder, _ in team if holder != self._me}
+        if not others:
+            return team
+        since = (await instance_store.database_now(reader) or self._clock()) - stale_after(self._heartbeat)
+        beats = {holder: await instance_store.heartbeat_of(reader, holder) for holder in others}
         return [
-            (t.holder, t.row)
-            for t in await store.team_queue(self._db.reader)
-            if t.holder == self._me
-            or (t.run_state is RunState.QUEUED and t.heartbeat_at is not None and t.heartbeat_at >= since)
+            (holder, row)
+            for holder, row in team
+            if holder == self._me or ((beat := beats[holder]) is not None and beat >= since)
         ]
 
     async def entries(self) -> list[QueueEntry]:
@@ -163,8 +170,6 @@ class QueueDispatcher:
                 seq=handover.seq if handover else None,
             )
             await store.park(conn, run.run_id, warnings=[mask(w) for w in outcome.warnings], steps=list(outcome.steps))
-            if self._shared:  # the other machines see a live waiter from its first moment in the queue
-                await store.beat_queued(conn, self._me, now)
         sentence = queue_sentence(queued.reason, await self.position(run.agent_id), retry_at, queued.sentence)
         self.wake()
         return sentence
@@ -202,27 +207,16 @@ class QueueDispatcher:
                 await self.dispatch()
                 if self._shared:
                     waiting = await store.queue_length(self._db.reader, self._me) > 0
-                    if waiting:
-                        await self._beat_waiters()
             except Exception:
                 log.exception("provisioning queue hand-over failed")
             next_retry = await store.next_retry_at(self._db.reader, self._me)
             timeout = DISPATCH_FALLBACK_SECONDS
-            if waiting:  # an org freed on another machine, or this machine's turn, is seen this often
-                timeout = min(TEAM_POLL_SECONDS, self._heartbeat)
+            if waiting:  # an org freed on another machine, or this machine's turn, is seen at least this often
+                timeout = TEAM_POLL_SECONDS
             if next_retry is not None:
                 timeout = min(timeout, max(0.05, (next_retry - self._clock()).total_seconds()))
             with anyio.move_on_after(timeout):
                 await self._wake.wait()
-
-    async def _beat_waiters(self) -> None:
-        """Every heartbeat interval, tell the other machines that this one still serves its waiters."""
-        now = self._clock()
-        if self._beaten_at is not None and (now - self._beaten_at).total_seconds() < self._heartbeat:
-            return
-        async with self._db.transaction() as conn:
-            await store.beat_queued(conn, self._me, now)
-        self._beaten_at = now
 
     async def dispatch(self) -> None:
         """Hand orgs (or creation slots) to the queue's head, then the next, until one has to wait: at the first

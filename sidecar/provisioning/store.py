@@ -205,48 +205,13 @@ async def next_retry_at(conn: Connection, holder: str) -> datetime | None:
 # -- the team's queue (a database several machines share) -----------------------------------------------------
 # One first-in-first-out order for the whole team: `seq` comes from the one shared counter, so it orders every
 # machine's waiters. Each machine's dispatcher still serves only its own instance's rows (its agents' worktrees and
-# CLI are there); the turn rule (dispatcher.py) makes it wait while an older, live waiter of another machine waits.
+# CLI are there); the turn rule (dispatcher.py) makes it wait while an older waiter of a live machine waits.
 
 
-@dataclass(frozen=True)
-class TeamRow:
-    """A queue row of any machine, with what it takes to judge whether that machine still serves it: the state and
-    heartbeat of the row's run (a waiter's sidecar beats its queued runs; one killed stops beating)."""
-
-    row: QueuedRow
-    holder: str
-    run_state: RunState | None
-    heartbeat_at: datetime | None
-
-
-TEAM_QUEUE_COLUMNS = ", ".join(f"q.{name.strip()}" for name in QUEUE_COLUMNS.split(","))
-
-
-async def team_queue(conn: Connection) -> list[TeamRow]:
-    """Every machine's waiters, oldest first."""
-    rows = await conn.fetch_all(
-        f"SELECT {TEAM_QUEUE_COLUMNS}, q.holder_instance, r.state AS run_state, r.heartbeat_at"
-        " FROM provision_queue q LEFT JOIN provision_runs r ON r.id = q.run_id ORDER BY q.seq"
-    )
-    return [
-        TeamRow(
-            row=_queued(r),
-            holder=r["holder_instance"],
-            run_state=RunState(r["run_state"]) if r["run_state"] else None,
-            heartbeat_at=instant(r["heartbeat_at"]),
-        )
-        for r in rows
-    ]
-
-
-async def beat_queued(conn: Connection, holder: str, now: datetime) -> None:
-    """Refresh the heartbeat of this instance's waiting runs: the sign, for the other machines, that an older waiter
-    here is still served (a waiter whose sidecar stopped beating no longer holds the team's queue up)."""
-    await conn.execute(
-        "UPDATE provision_runs SET heartbeat_at = ? WHERE holder_instance = ? AND state = 'queued'"
-        " AND id IN (SELECT run_id FROM provision_queue WHERE holder_instance = ?)",
-        (now, holder, holder),
-    )
+async def team_queue(conn: Connection) -> list[tuple[str, QueuedRow]]:
+    """Every machine's waiters, oldest first, as (instance, row)."""
+    rows = await conn.fetch_all(f"SELECT {QUEUE_COLUMNS}, holder_instance FROM provision_queue ORDER BY seq")
+    return [(r["holder_instance"], _queued(r)) for r in rows]
 
 
 # -- runs -------------------------------------------------------------------------------------------------------

@@ -22,8 +22,11 @@ from tests.support.provisioning import config, fake_state, make_worktree, status
 
 pytestmark = pytest.mark.anyio
 
-# Short beats and polls: a killed machine's waiters go stale within ~1.5 s, a freed org is seen within 0.3 s.
+# Short beats: a killed machine's waiters go stale within ~1.5 s. Its turn coming is seen by polling (0.3 s here).
 FAST = {"SWEATSHOP_HEARTBEAT_SECONDS": "0.5", "SWEATSHOP_TEAM_POLL_SECONDS": "0.3"}
+# No poll within the test's waits: an org freed on another machine must wake the waiter's dispatcher by itself
+# (LISTEN/NOTIFY brings the release as a pool change).
+NOTIFIED = {"SWEATSHOP_HEARTBEAT_SECONDS": "0.5", "SWEATSHOP_TEAM_POLL_SECONDS": "600"}
 
 
 def machine(tmp_path: Path, name: str) -> FakeSf:
@@ -33,11 +36,11 @@ def machine(tmp_path: Path, name: str) -> FakeSf:
     return fake
 
 
-def start(tmp_path: Path, name: str, fake: FakeSf, url: str) -> Any:
+def start(tmp_path: Path, name: str, fake: FakeSf, url: str, timing: dict[str, str] = FAST) -> Any:
     return SidecarProcess.start(
         tmp_path / name,
         settings=fake.settings(maxOrgs=1, machineName=name),
-        env={**fake.env, ENV_VAR: url, **FAST},
+        env={**fake.env, ENV_VAR: url, **timing},
     )
 
 
@@ -53,8 +56,8 @@ async def test_an_org_freed_on_one_machine_goes_to_the_oldest_waiter_on_another(
     sf_a, sf_b = machine(tmp_path, "desk-a"), machine(tmp_path, "desk-b")
     with anyio.fail_after(120):
         async with (
-            start(tmp_path, "desk-a", sf_a, postgres_url) as a,
-            start(tmp_path, "desk-b", sf_b, postgres_url) as b,
+            start(tmp_path, "desk-a", sf_a, postgres_url, NOTIFIED) as a,
+            start(tmp_path, "desk-b", sf_b, postgres_url, NOTIFIED) as b,
         ):
             pooled = await a.call("org:register", "pool1")
             assert (await a.call("agent:provision", config("a1", worktree_a), timeout=30))["success"]
