@@ -4,8 +4,9 @@ It starts a throwaway PostgreSQL (sidecar/devtools/postgres.py: initdb in a temp
 unprivileged user, loopback and a private socket only, removed at the end) and two sidecars pointed at it with
 `SWEATSHOP_DATABASE_URL`, each with its own home (its own instance) and its own bundled fake `sf` (its own CLI
 state), as on two machines. It prints both conversations: Alice's sidecar discovers the orgs her CLI knows, Bob's
-sees them in the same pool; Bob's agent claims one and Alice's `org:list` shows it leased, with Bob's machine name;
-Alice cannot release it; the team's one capacity is the same number on both.
+sees them in the same pool; Bob's agent claims one, Alice's client is told (`org:changed`, through LISTEN/NOTIFY)
+and her `org:list` shows it leased, with Bob's machine name; Alice cannot release it; the team's one capacity is
+the same number on both.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ def test_demo_team_shows_one_machines_claim_on_the_other() -> None:
     out = result.stdout
     assert "=> both sidecars on postgresql, one database URL" in out
     assert '[bob-desktop] --> {"jsonrpc":"2.0","id":1000003,"method":"org:claim"' in out
-    assert "=> qa-beta is leased on bob-desktop to agent-1" in out  # read back through Alice's org:list
+    # Alice's client is told of Bob's claim (LISTEN/NOTIFY), then reads it back through org:list.
+    assert '[alice-laptop] <~~ {"jsonrpc":"2.0","method":"org:changed","params":{"reason":"claimed"' in out
+    assert "(Alice's client was told at once: org:changed)" in out
+    assert "=> qa-beta is leased on bob-desktop to agent-1" in out
     assert "leased by an agent on another machine (bob-desktop)" in out  # Alice may not release it
     assert "both sidecars exited with codes (0, 0)" in out
