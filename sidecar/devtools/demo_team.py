@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 
-from sidecar.devtools.client import RpcError, SidecarProcess
-from sidecar.devtools.demo import fake_cli_state, paint, show
+from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.demo import fake_cli_state, paint, show, step
 from sidecar.devtools.postgres import INSTALL_HINT, PostgresServer, find_bin_dir
 from sidecar.fakesf import executable_path
 from sidecar.storage.url import ENV_VAR
@@ -39,16 +39,6 @@ def printer(machine: str) -> Callable[[str, Any], None]:
         show(direction, message)
 
     return on_message
-
-
-async def step(title: str, sc: SidecarProcess, method: str, *params: Any) -> Any:
-    print("\n" + paint(f"# {title}", "1"))
-    try:
-        result = await sc.call(method, *params)
-    except RpcError as exc:
-        result = exc
-    await anyio.sleep(0.05)  # let the notifications that follow a change print under their step
-    return result
 
 
 def machine(root: Path, name: str, url: str) -> tuple[Path, dict[str, Any], dict[str, str]]:
