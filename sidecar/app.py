@@ -21,6 +21,7 @@ from sidecar.rpc.framing import Framing
 from sidecar.rpc.session import Session
 from sidecar.settings import SettingsStore
 from sidecar.sf.client import SfClient
+from sidecar.sf.remote_orgs import CliRemoteOrgs
 from sidecar.storage.database import Database, PostgresDatabase, open_target
 from sidecar.storage.url import DatabaseTarget, DatabaseUrlError, Engine, choose_database
 from sidecar.wiremodel import WireModel
@@ -50,8 +51,13 @@ async def retrying(name: str, task: Callable[[], Awaitable[object]]) -> None:
 
 
 async def refresh_loop(pool: PoolService, settings: SettingsStore, db: Database) -> None:
-    """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking."""
+    """Mark expired orgs on a timer, so a lease ends (and the UI hears it) without anyone asking; warn the agents
+    whose leased org expires soon (once each, see PoolService.warn_expiring)."""
     while True:
+        try:
+            await pool.warn_expiring()
+        except Exception:
+            log.exception("expiry warnings failed")
         await anyio.sleep(settings.current.org_pool.refreshIntervalSeconds)
         db.check_file()  # a deleted or replaced database file is noticed even when nobody writes
         try:
@@ -111,6 +117,7 @@ async def run(
             limits,
             lambda: sf.org_list(settings.current.org_pool.stepTimeoutMinutes * 60),
             holder=holder,
+            remote=CliRemoteOrgs(sf),
         )
         if holder.shared:  # one capacity for the team, stored in the database (the first sidecar's maxOrgs)
             await pool.start_team(settings.current.org_pool.maxOrgs)

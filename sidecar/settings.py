@@ -61,6 +61,12 @@ class OrgPoolSettings(BaseModel):
     # A shared pool's lease whose sidecar instance stopped heartbeating this long is ended by a live peer
     # (sidecar/pool/instances.py); fractions allowed so tests can use seconds. Up to a week.
     leaseTimeoutMinutes: float = Field(15, ge=0.01, le=10_080, **_NUMBER)
+    # Orgs of unknown shape (registered or discovered without a definition) may serve any agent.
+    reuseUnknownShapes: bool = Field(True, strict=True)
+    # `org:expiring` goes to a leased org's agent this many hours before expiry, and again at 1 hour.
+    expiryWarningHours: float = Field(24, ge=1, le=720, **_NUMBER)
+    # org:remove deletes the org in the Dev Hub (`sf org delete scratch`) unless its deleteRemote says otherwise.
+    deleteOnRemove: bool = Field(False, strict=True)
 
 
 @dataclass(frozen=True)

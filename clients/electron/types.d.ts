@@ -70,6 +70,10 @@ export interface CatalogIssue {
 
 export type ChangeReason = "registered" | "claimed" | "released" | "expired" | "removed" | "discovered" | "reaped" | "resync";
 
+export interface ClaimOptions {
+  shape?: string | null;
+}
+
 /** The verified ID token's claims, as the Electron main process hands them over. */
 export interface Claims {
   iss: string;
@@ -130,6 +134,13 @@ export interface Health {
   settings: SettingsInfo;
 }
 
+export interface HubLimits {
+  devHub: string;
+  activeScratchOrgs: LimitValue;
+  dailyScratchOrgs: LimitValue;
+  fetchedAt: IsoDateTime;
+}
+
 /** Where a pre-warmed org is in getting the project deployed to it; only `ready` (or none) is claimable. */
 export type Hydration = "hydrating" | "failed" | "ready";
 
@@ -144,6 +155,11 @@ export interface LadderPosition {
   product: string | null;
 }
 
+export interface LimitValue {
+  max: number | null;
+  remaining: number | null;
+}
+
 export interface LoginUrl {
   loginUrl: string;
   org: ScratchOrg;
@@ -154,6 +170,11 @@ export interface MemberInfo {
   name: string;
   email: string | null;
   role: string;
+}
+
+export interface OrgAdoptParams {
+  username: string;
+  alias?: string | null;
 }
 
 export interface OrgChanged {
@@ -170,6 +191,7 @@ export interface OrgCheckAccessParams {
 
 export interface OrgClaimParams {
   agentId: string;
+  options?: ClaimOptions | null;
 }
 
 export type OrgDiscoverParams = Record<string, never>;
@@ -180,11 +202,22 @@ export interface OrgDiscovery {
   skipped: SkippedOrg[];
 }
 
+export interface OrgExpiring {
+  org: ScratchOrg;
+  agentId: string;
+  expiresAt: IsoDateTime;
+  warning: WarningKind;
+}
+
 export interface OrgLeaseParams {
   agentId: string;
 }
 
+export type OrgLimitsParams = Record<string, never>;
+
 export type OrgListParams = Record<string, never>;
+
+export type OrgOrphansParams = Record<string, never>;
 
 export type OrgRefreshParams = Record<string, never>;
 
@@ -230,6 +263,15 @@ export interface OrganizationInfo {
   pools: PoolInfo[];
 }
 
+/** One ActiveScratchOrg row: `id` is the row's id in the Dev Hub, `sfOrgId` the org's 15-character id. */
+export interface OrphanOrg {
+  id: string;
+  username: string;
+  sfOrgId: string | null;
+  createdAt: IsoDateTime | null;
+  expiresAt: IsoDateTime | null;
+}
+
 export interface Overview {
   organizations: OrganizationDetail[];
   catalogErrors: CatalogIssue[];
@@ -258,6 +300,8 @@ export interface PoolStatus {
   expired: number;
   maxOrgs: number;
   indicator: Indicator;
+  expiringSoon: number;
+  byShape: ShapeCounts[];
 }
 
 export type ProvisionQueueParams = Record<string, never>;
@@ -303,6 +347,9 @@ export interface ReapplyOutcome {
 export interface RegisterOptions {
   expiresAt?: IsoDateTime | null;
   loginUrl?: string | null;
+  shape?: string | null;
+  definitionFile?: string | null;
+  definitionName?: string | null;
 }
 
 export interface Released {
@@ -311,6 +358,7 @@ export interface Released {
 
 export interface RemoveOptions {
   force?: boolean;
+  deleteRemote?: boolean | null;
 }
 
 export interface RunRecord {
@@ -347,6 +395,8 @@ export interface ScratchOrg {
   deployedCommit: string | null;
   hydration: Hydration | null;
   machineName: string | null;
+  shape: string | null;
+  definitionName: string | null;
 }
 
 export interface SettingsInfo {
@@ -373,6 +423,17 @@ export interface SfRunResult {
   exitCode: number;
   signal: string | null;
   result: unknown;
+}
+
+/** One shape's share of the pool (`shape` null: orgs of unknown shape). */
+export interface ShapeCounts {
+  shape: string | null;
+  definitionName: string | null;
+  total: number;
+  available: number;
+  expiringSoon: number;
+  leased: number;
+  expired: number;
 }
 
 export type SidecarHealthParams = Record<string, never>;
@@ -427,6 +488,8 @@ export interface TerminalOutput {
 
 export type TransitionType = "initiate" | "upgrade" | "downgrade" | "end";
 
+export type WarningKind = "early" | "final";
+
 export interface WorkspaceInfo {
   id: string;
   name: string;
@@ -442,9 +505,9 @@ export interface SidecarMethods {
     result: ScratchOrg;
     errors: "ACCESS_DENIED" | "INVALID_PARAMS";
   };
-  /** Lease an available org to the agent (its current org if it holds one); null when none is available. Errors: INVALID_PARAMS. */
+  /** Lease an available org to the agent (its current org if it holds one); with {shape}, only one of that shape (or unknown, per orgPool.reuseUnknownShapes); null when none is available. Errors: INVALID_PARAMS. */
   "org:claim": {
-    params: [agentId: string];
+    params: [agentId: string, options?: ClaimOptions | null];
     namedParams: OrgClaimParams;
     result: ScratchOrg | null;
     errors: "INVALID_PARAMS";
@@ -470,7 +533,7 @@ export interface SidecarMethods {
     result: ScratchOrg[];
     errors: never;
   };
-  /** Mark expired orgs now (leases included), then report the status. */
+  /** Mark expired orgs now (leases included), send due expiry warnings, then report the status. */
   "org:refresh": {
     params: [];
     namedParams: OrgRefreshParams;
@@ -491,12 +554,12 @@ export interface SidecarMethods {
     result: null;
     errors: "NOT_FOUND" | "ACCESS_DENIED";
   };
-  /** Take an org out of the pool (the Salesforce org itself is left alone); a leased one needs force. Errors: NOT_FOUND, ORG_LEASED. */
+  /** Take an org out of the pool; with deleteRemote (default orgPool.deleteOnRemove) delete it in the Dev Hub first, the row going only once the Dev Hub confirms. A leased one needs force. Errors: NOT_FOUND, ORG_LEASED, SF_FAILED, SF_UNAVAILABLE. */
   "org:remove": {
     params: [orgId: string, options?: RemoveOptions | null];
     namedParams: OrgRemoveParams;
     result: null;
-    errors: "NOT_FOUND" | "ORG_LEASED";
+    errors: "NOT_FOUND" | "ORG_LEASED" | "SF_FAILED" | "SF_UNAVAILABLE";
   };
   /** Counts and the indicator the pool badge shows. */
   "org:status": {
@@ -575,12 +638,33 @@ export interface SidecarMethods {
     result: PoolStatus;
     errors: "INVALID_PARAMS" | "NOT_AUTHENTICATED" | "ACCESS_DENIED";
   };
+  /** Register an orphan by its signup username (alias: the given one, else the username), available. Errors: INVALID_PARAMS, NOT_FOUND, ALREADY_EXISTS, CAPACITY_REACHED, SF_FAILED, SF_UNAVAILABLE. */
+  "org:adopt": {
+    params: [username: string, alias?: string | null];
+    namedParams: OrgAdoptParams;
+    result: ScratchOrg;
+    errors: "INVALID_PARAMS" | "NOT_FOUND" | "ALREADY_EXISTS" | "CAPACITY_REACHED" | "SF_FAILED" | "SF_UNAVAILABLE";
+  };
+  /** The Dev Hub's ActiveScratchOrgs and DailyScratchOrgs (max, remaining), cached for a minute. Errors: SF_FAILED, SF_UNAVAILABLE, TIMEOUT. */
+  "org:limits": {
+    params: [];
+    namedParams: OrgLimitsParams;
+    result: HubLimits;
+    errors: "SF_FAILED" | "SF_UNAVAILABLE" | "TIMEOUT";
+  };
   /** A fresh single-use frontdoor URL for the agent's own org (after a queued run finished by itself). Errors: INVALID_PARAMS, ACCESS_DENIED, SF_UNAVAILABLE, SF_FAILED, TIMEOUT. */
   "agent:loginUrl": {
     params: [agentId: string];
     namedParams: AgentLoginUrlParams;
     result: LoginUrl;
     errors: "INVALID_PARAMS" | "ACCESS_DENIED" | "SF_UNAVAILABLE" | "SF_FAILED" | "TIMEOUT";
+  };
+  /** The Dev Hub's active scratch orgs (ActiveScratchOrg) that the pool does not know. Errors: SF_FAILED, SF_UNAVAILABLE, TIMEOUT. */
+  "org:orphans": {
+    params: [];
+    namedParams: OrgOrphansParams;
+    result: OrphanOrg[];
+    errors: "SF_FAILED" | "SF_UNAVAILABLE" | "TIMEOUT";
   };
   /** Get the agent's worktree into a scratch org and return a frontdoor login URL; queued when no org is free. Errors: INVALID_PARAMS, ACCESS_DENIED, ALREADY_EXISTS. */
   "agent:provision": {
@@ -618,6 +702,7 @@ export type SidecarMethod = keyof SidecarMethods;
 export interface SidecarNotifications {
   "org:changed": OrgChanged;
   "org:discovery": OrgDiscovery;
+  "org:expiring": OrgExpiring;
   "governance:changed": GovernanceChanged;
   "terminal:output": TerminalOutput;
   "agent:status": AgentStatusEvent;

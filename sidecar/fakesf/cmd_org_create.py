@@ -154,6 +154,9 @@ def _new_org(args: Any, definition: dict[str, Any], hub: str) -> dict[str, Any]:
             "devHubUsername": hub,
             "edition": str(args.get("edition") or definition.get("edition") or "Developer").title(),
             "orgName": str(args.get("name") or definition.get("orgName") or "Fake Company"),
+            # The parsed definition the org was created from: tests read it to check which shape went where.
+            # (State only: no command prints it, as the real CLI keeps it in the Dev Hub.)
+            "definition": definition,
         }
     )
     return org

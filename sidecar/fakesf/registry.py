@@ -33,6 +33,21 @@ COMMANDS: tuple[Command, ...] = (
         allow_inactive_target=True,
     ),
     Command(
+        "data:query",
+        "DataSoqlQueryCommand",
+        {},
+        "cmd_data_query:data_query",
+        target=None,
+    ),
+    Command(
+        "org:logout",
+        "Logout",
+        {},
+        "cmd_org_logout:org_logout",
+        target="optional",
+        allow_inactive_target=True,
+    ),
+    Command(
         "project:deploy:start",
         "DeployMetadata",
         {"wait": Value("int", minimum=1, default=33)},

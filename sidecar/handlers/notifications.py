@@ -3,18 +3,20 @@
 The pool, governance and provisioning publish typed events (`PoolChange`, `GovernanceChangeReason`,
 `RunStatusChanged`, `TerminalChunk`) and know nothing of JSON-RPC; this module subscribes to them and is the only
 code that names a notification ("org:changed", "governance:changed", "agent:status", "terminal:output",
-"org:discovery"). protocol.md documents each one (tests/rpc/test_protocol_doc.py holds the two together).
+"org:discovery", "org:expiring"). protocol.md documents each one (tests/rpc/test_protocol_doc.py holds the two
+together).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sidecar.events import Listeners
 from sidecar.pool.models import ChangeReason, DiscoveryReport, PoolStatus, ScratchOrg, SkippedOrg
-from sidecar.pool.service import PoolChange, PoolService
+from sidecar.pool.service import ExpiryWarning, PoolChange, PoolService, WarningKind
 from sidecar.provisioning.models import (
     AgentStatusEvent,
     ProvisioningEvent,
@@ -33,6 +35,7 @@ PoolStatusReader = Callable[[], Awaitable[PoolStatus]]
 
 ORG_CHANGED = "org:changed"
 ORG_DISCOVERY = "org:discovery"
+ORG_EXPIRING = "org:expiring"
 GOVERNANCE_CHANGED = "governance:changed"
 TERMINAL_OUTPUT = "terminal:output"
 AGENT_STATUS = "agent:status"
@@ -44,6 +47,14 @@ class OrgChanged(WireModel):
     org: ScratchOrg | None
     status: PoolStatus
     agent_id: str | None = None
+
+
+class OrgExpiring(WireModel):
+    org: ScratchOrg
+    agent_id: str
+    expires_at: datetime
+    # "early": orgPool.expiryWarningHours before expiry; "final": one hour before.
+    warning: WarningKind
 
 
 class OrgDiscovery(WireModel):
@@ -85,6 +96,11 @@ ORG_NOTIFICATIONS = [
     NotificationSpec(
         ORG_DISCOVERY, OrgDiscovery, "After each discovery: what was added, updated and left out, and why."
     ),
+    NotificationSpec(
+        ORG_EXPIRING,
+        OrgExpiring,
+        "A leased org expires soon: at orgPool.expiryWarningHours and at 1 hour before, once each.",
+    ),
 ]
 PROVISIONING_NOTIFICATIONS = [
     NotificationSpec(
@@ -114,6 +130,16 @@ class Notifications:
             )
 
         pool.subscribe(changed)
+
+        async def expiring(warning: ExpiryWarning) -> None:
+            await self._notify(
+                ORG_EXPIRING,
+                OrgExpiring(
+                    org=warning.org, agent_id=warning.agent_id, expires_at=warning.expires_at, warning=warning.kind
+                ),
+            )
+
+        pool.subscribe_warnings(expiring)
 
     def watch_resync(self, resynced: Listeners[PoolStatus]) -> None:
         """A shared pool re-read after its listener reconnected (sidecar/pool/peers.py): one `org:changed`

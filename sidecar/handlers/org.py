@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sidecar.errors import ErrorCode as E
+from sidecar.errors import InvalidParams
 from sidecar.handlers.notifications import ORG_NOTIFICATIONS, Notifications
 from sidecar.pool.models import DiscoveryReport, PoolStatus, ScratchOrg
-from sidecar.pool.service import PoolService
+from sidecar.pool.service import PoolService, check_shape
+from sidecar.pool.shapes import Shape
 from sidecar.rpc import NoParams, rpc_method
 from sidecar.wiremodel import StrictBool, StrictStr, WireModel
 
@@ -16,9 +18,21 @@ class AgentParams(WireModel):
     agent_id: StrictStr
 
 
+class ClaimOptions(WireModel):
+    shape: StrictStr | None = None
+
+
+class ClaimParams(WireModel):
+    agent_id: StrictStr
+    options: ClaimOptions | None = None
+
+
 class RegisterOptions(WireModel):
     expires_at: datetime | None = None
     login_url: StrictStr | None = None
+    shape: StrictStr | None = None
+    definition_file: StrictStr | None = None
+    definition_name: StrictStr | None = None
 
 
 class RegisterParams(WireModel):
@@ -33,6 +47,7 @@ class ReleaseParams(WireModel):
 
 class RemoveOptions(WireModel):
     force: StrictBool = False
+    delete_remote: StrictBool | None = None
 
 
 class RemoveParams(WireModel):
@@ -65,9 +80,10 @@ class OrgHandlers:
         return await self._pool.status()
 
     @rpc_method("org:claim", result=ScratchOrg | None, errors=[E.INVALID_PARAMS])
-    async def claim(self, params: AgentParams) -> ScratchOrg | None:
-        """Lease an available org to the agent (its current org if it holds one); null when none is available."""
-        return await self._pool.claim(params.agent_id)
+    async def claim(self, params: ClaimParams) -> ScratchOrg | None:
+        """Lease an available org to the agent (its current org if it holds one); with {shape}, only one of that
+        shape (or unknown, per orgPool.reuseUnknownShapes); null when none is available."""
+        return await self._pool.claim(params.agent_id, (params.options or ClaimOptions()).shape)
 
     @rpc_method("org:release", result=None, errors=[E.NOT_FOUND, E.ACCESS_DENIED])
     async def release(self, params: ReleaseParams) -> None:
@@ -85,17 +101,29 @@ class OrgHandlers:
     async def register(self, params: RegisterParams) -> ScratchOrg:
         """Add an org by alias (available at once); it expires after defaultDurationDays unless expiresAt is given."""
         options = params.options or RegisterOptions()
-        return await self._pool.register(params.alias, expires_at=options.expires_at, login_url=options.login_url)
+        if options.shape is not None and options.definition_file is not None:
+            raise InvalidParams("give shape or definitionFile, not both", param="definitionFile")
+        shape = None
+        if options.definition_file is not None:
+            shape = self._pool.shape_of(options.definition_file)
+        elif options.shape is not None:
+            shape = Shape(check_shape(options.shape), options.definition_name)
+        return await self._pool.register(
+            params.alias, expires_at=options.expires_at, login_url=options.login_url, shape=shape
+        )
 
-    @rpc_method("org:remove", result=None, errors=[E.NOT_FOUND, E.ORG_LEASED])
+    @rpc_method("org:remove", result=None, errors=[E.NOT_FOUND, E.ORG_LEASED, E.SF_FAILED, E.SF_UNAVAILABLE])
     async def remove(self, params: RemoveParams) -> None:
-        """Take an org out of the pool (the Salesforce org itself is left alone); a leased one needs force."""
-        await self._pool.remove(params.org_id, force=(params.options or RemoveOptions()).force)
+        """Take an org out of the pool; with deleteRemote (default orgPool.deleteOnRemove) delete it in the Dev Hub
+        first, the row going only once the Dev Hub confirms. A leased one needs force."""
+        options = params.options or RemoveOptions()
+        await self._pool.remove(params.org_id, force=options.force, delete_remote=options.delete_remote)
 
     @rpc_method("org:refresh", result=PoolStatus)
     async def refresh(self, params: NoParams) -> PoolStatus:
-        """Mark expired orgs now (leases included), then report the status."""
+        """Mark expired orgs now (leases included), send due expiry warnings, then report the status."""
         await self._pool.expire_due()
+        await self._pool.warn_expiring()
         return await self._pool.status()
 
     @rpc_method("org:lease", result=ScratchOrg | None, errors=[E.INVALID_PARAMS])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sidecar.errors import ErrorCode as E
 from sidecar.handlers.notifications import PROVISIONING_NOTIFICATIONS
+from sidecar.pool.models import ScratchOrg
+from sidecar.pool.orphans import OrphanOrg
+from sidecar.provisioning.devhub import HubLimits
 from sidecar.provisioning.models import (
     LoginUrl,
     ProvisionConfig,
@@ -24,6 +27,11 @@ NOTIFICATIONS = PROVISIONING_NOTIFICATIONS
 
 class AgentParams(WireModel):
     agent_id: StrictStr
+
+
+class AdoptParams(WireModel):
+    username: StrictStr
+    alias: StrictStr | None = None
 
 
 class ProvisionHandlers:
@@ -59,6 +67,25 @@ class ProvisionHandlers:
     async def login_url(self, params: AgentParams) -> LoginUrl:
         """A fresh single-use frontdoor URL for the agent's own org (after a queued run finished by itself)."""
         return await self._service.login_url(params.agent_id)
+
+    @rpc_method("org:limits", result=HubLimits, errors=[E.SF_FAILED, E.SF_UNAVAILABLE, E.TIMEOUT])
+    async def limits(self, params: NoParams) -> HubLimits:
+        """The Dev Hub's ActiveScratchOrgs and DailyScratchOrgs (max, remaining), cached for a minute."""
+        return await self._service.hub_limits_now()
+
+    @rpc_method("org:orphans", result=list[OrphanOrg], errors=[E.SF_FAILED, E.SF_UNAVAILABLE, E.TIMEOUT])
+    async def orphans(self, params: NoParams) -> list[OrphanOrg]:
+        """The Dev Hub's active scratch orgs (ActiveScratchOrg) that the pool does not know."""
+        return await self._service.orphans()
+
+    @rpc_method(
+        "org:adopt",
+        result=ScratchOrg,
+        errors=[E.INVALID_PARAMS, E.NOT_FOUND, E.ALREADY_EXISTS, E.CAPACITY_REACHED, E.SF_FAILED, E.SF_UNAVAILABLE],
+    )
+    async def adopt(self, params: AdoptParams) -> ScratchOrg:
+        """Register an orphan by its signup username (alias: the given one, else the username), available."""
+        return await self._service.adopt(params.username, params.alias)
 
     @rpc_method(
         "sf:run",

@@ -66,6 +66,10 @@ class ScratchOrg(WireModel):
     hydration: Hydration | None = None
     # The machine whose agent holds the lease (orgPool.machineName, default its host name); null when not leased.
     machine_name: str | None = None
+    # The hash of the scratch definition and Dev Hub it was created from (sidecar/pool/shapes.py); null: unknown.
+    shape: str | None = None
+    # The definition file's name, for people (the hash says nothing to them).
+    definition_name: str | None = None
 
     def matches(self, target: str) -> bool:
         """An agent may name its org by any of the four identities a person or the CLI uses."""
@@ -77,16 +81,42 @@ class Indicator(WireModel):
     level: Literal["green", "yellow", "red"]
 
 
+class ShapeCounts(WireModel):
+    """One shape's share of the pool (`shape` null: orgs of unknown shape)."""
+
+    shape: str | None = None
+    definition_name: str | None = None
+    total: int
+    available: int
+    expiring_soon: int = 0
+    leased: int
+    expired: int
+
+
 class PoolStatus(WireModel):
     total: int
+    # Claimable: unleased, and more than minRemainingHours left.
     available: int
     leased: int
     expired: int
     max_orgs: int
     indicator: Indicator
+    # Unleased and not expired, but within minRemainingHours of expiry: no claim takes them.
+    expiring_soon: int = 0
+    # Per shape (null: unknown), the same counts; the totals above are their sums.
+    by_shape: list[ShapeCounts] = []  # noqa: RUF012 - pydantic copies a default per instance
 
     @classmethod
-    def build(cls, total: int, available: int, leased: int, expired: int, max_orgs: int) -> PoolStatus:
+    def build(
+        cls,
+        total: int,
+        available: int,
+        leased: int,
+        expired: int,
+        max_orgs: int,
+        expiring_soon: int = 0,
+        by_shape: list[ShapeCounts] | None = None,
+    ) -> PoolStatus:
         level: Literal["green", "yellow", "red"]
         if available == 0:
             level = "red"
@@ -101,6 +131,8 @@ class PoolStatus(WireModel):
             expired=expired,
             max_orgs=max_orgs,
             indicator=Indicator(label=f"Orgs: {available}/{max_orgs} available", level=level),
+            expiring_soon=expiring_soon,
+            by_shape=by_shape or [],
         )
 
 

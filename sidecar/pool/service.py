@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sidecar.errors import (
@@ -35,8 +37,10 @@ from sidecar.pool.models import (
     OrgStatus,
     PoolStatus,
     ScratchOrg,
+    ShapeCounts,
     SkippedOrg,
 )
+from sidecar.pool.shapes import SHAPE_PATTERN, DefinitionError, Shape, fits, shape_of_file
 from sidecar.storage.database import Database
 from sidecar.storage.errors import is_integrity_error
 from sidecar.storage.ids import new_id
@@ -58,6 +62,12 @@ class PoolLimits:
     default_duration_days: int = 7
     max_duration_days: int | None = None
     min_remaining_hours: float = 4.0
+    reuse_unknown_shapes: bool = True
+    expiry_warning_hours: float = 24.0
+    # orgPool.devHub: part of every shape (None: the CLI's default Dev Hub).
+    dev_hub: str | None = None
+    # org:remove deletes the org in the Dev Hub unless told otherwise.
+    delete_on_remove: bool = False
 
     def duration_days(self, wanted: int | None = None) -> int:
         days = wanted or self.default_duration_days
@@ -72,6 +82,14 @@ class LimitsSource(Protocol):
     """Where the pool reads its limits on every decision; answered synchronously, without a query."""
 
     def current(self) -> PoolLimits: ...
+
+
+class RemoteOrgs(Protocol):
+    """The Dev Hub side of an org's end (sidecar/sf/remote_orgs.py)."""
+
+    async def delete_scratch(self, alias: str) -> None: ...
+
+    async def logout(self, alias: str) -> None: ...
 
 
 class Narrowing(Protocol):
@@ -97,6 +115,10 @@ class SettingsLimits:
             max_orgs=cfg.maxOrgs if self.team_max_orgs is None else self.team_max_orgs,
             default_duration_days=cfg.defaultDurationDays,
             min_remaining_hours=cfg.minRemainingHours,
+            reuse_unknown_shapes=cfg.reuseUnknownShapes,
+            expiry_warning_hours=cfg.expiryWarningHours,
+            dev_hub=cfg.devHub,
+            delete_on_remove=cfg.deleteOnRemove,
         )
         for narrowing in self._narrowings:
             limits = narrowing.narrow(limits)
@@ -111,7 +133,26 @@ class PoolChange:
     agent_id: str | None = None
 
 
+class WarningKind(StrEnum):
+    EARLY = "early"  # orgPool.expiryWarningHours before expiry
+    FINAL = "final"  # FINAL_WARNING_HOURS before expiry
+
+
+FINAL_WARNING_HOURS = 1.0
+
+
+@dataclass(frozen=True)
+class ExpiryWarning:
+    """A leased org is about to expire under its agent (sent once per org, agent and kind)."""
+
+    org: ScratchOrg
+    agent_id: str
+    expires_at: datetime
+    kind: WarningKind
+
+
 ChangeListener = Callable[[PoolChange], Awaitable[None]]
+WarningListener = Callable[[ExpiryWarning], Awaitable[None]]
 CliOrgLister = Callable[[], Awaitable[Any]]
 
 
@@ -123,6 +164,14 @@ def check_alias(alias: Any) -> str:
             param="alias",
         )
     return alias
+
+
+def check_shape(shape: Any) -> str:
+    if not isinstance(shape, str) or not SHAPE_PATTERN.fullmatch(shape):
+        raise InvalidParams(
+            f"shape {shape!r} is not a shape: 20 lowercase hex digits, as ScratchOrg.shape carries", param="shape"
+        )
+    return shape
 
 
 def check_agent_id(agent_id: Any) -> str:
@@ -147,20 +196,27 @@ class PoolService:
         list_cli_orgs: CliOrgLister | None = None,
         clock: Clock = utcnow,
         holder: LeaseHolder | None = None,
+        remote: RemoteOrgs | None = None,
     ) -> None:
         self._db = db
         # This sidecar instance: with the agent id, it names who holds a lease in a pool several machines share.
         self.holder = holder or LeaseHolder.local()
+        self._remote = remote
         self._limits = limits
         self._list_cli_orgs = list_cli_orgs
         self._clock = clock
         self._events: Listeners[PoolChange] = Listeners("pool")
+        self._warnings: Listeners[ExpiryWarning] = Listeners("pool expiry")
 
     # -- events -------------------------------------------------------------------------------------------------
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         """Hear of every committed change (a failing listener is logged; the others still hear it)."""
         return self._events.subscribe(listener)
+
+    def subscribe_warnings(self, listener: WarningListener) -> Callable[[], None]:
+        """Hear of every expiry warning, after it is recorded (so a restart never repeats it)."""
+        return self._warnings.subscribe(listener)
 
     async def _announce(self, changes: list[PoolChange]) -> None:
         await self._events.publish_all(changes)
@@ -186,9 +242,24 @@ class PoolService:
         return org
 
     async def status(self) -> PoolStatus:
-        counts = await store.status_counts(self._db.reader, self._clock())
+        """Counts in total and per shape; `available` is what a claim could take (more than minRemainingHours
+        left, hydrated), the unleased rest of the live orgs is `expiringSoon`."""
+        now = self._clock()
         await self._refresh_team_capacity()
-        return PoolStatus.build(*counts, max_orgs=self.limits.max_orgs)
+        limits = self.limits
+        rows = await store.shape_counts(self._db.reader, now, now + timedelta(hours=limits.min_remaining_hours))
+        per_shape = [ShapeCounts.model_validate(row) for row in rows]
+        keys = ("total", "available", "leased", "expired", "expiring_soon")
+        total = {k: sum(getattr(c, k) for c in per_shape) for k in keys}
+        return PoolStatus.build(
+            total["total"],
+            total["available"],
+            total["leased"],
+            total["expired"],
+            max_orgs=limits.max_orgs,
+            expiring_soon=total["expiring_soon"],
+            by_shape=per_shape,
+        )
 
     # -- the team's capacity (a pool several machines share) -----------------------------------------------------
 
@@ -272,6 +343,7 @@ class PoolService:
         source: OrgSource = OrgSource.MANUAL,
         lease_to: str | None = None,
         hydration: Hydration | None = None,
+        shape: Shape | None = None,
     ) -> ScratchOrg:
         """Add an org; with `lease_to`, lease it in the same transaction so no other agent can claim it first.
         With `hydration` HYDRATING it is in the pool (and counts against capacity) but never claimable until
@@ -305,6 +377,8 @@ class PoolService:
             "created_at": now,
             "source": source.value,
             "hydration": hydration.value if hydration else None,
+            "shape": shape.hash if shape else None,
+            "definition_name": shape.definition_name if shape else None,
         }
         try:
             async with self._db.transaction() as conn:
@@ -337,11 +411,19 @@ class PoolService:
             return AlreadyExists(f"an org with Salesforce id {sf_org_id!r} is already in the pool", sfOrgId=sf_org_id)
         return AlreadyExists(f"an org with alias {alias!r} is already in the pool", alias=alias)
 
-    async def claim(self, agent_id: str) -> ScratchOrg | None:
-        """Lease the org that expires first among those with enough time left; the agent's own org if it has one."""
+    async def claim(self, agent_id: str, shape: str | None = None) -> ScratchOrg | None:
+        """Lease the org that expires first among those with enough time left; the agent's own org if it has one.
+
+        With `shape`, only an org of that shape (or of unknown shape while `reuseUnknownShapes` is on) is leased,
+        and an agent holding an org of another shape gives it back to the pool in the same transaction (its branch
+        changed the definition): the answer is then a matching org, or None.
+        """
         check_agent_id(agent_id)
+        if shape is not None:
+            check_shape(shape)
         now = self._clock()
-        not_before = now + timedelta(hours=self.limits.min_remaining_hours)
+        limits = self.limits
+        not_before = now + timedelta(hours=limits.min_remaining_hours)
         # Agents poll with claims while the pool is empty; a read on the WAL reader answers those without queueing
         # for the write lock. The transaction below still decides every claim that could succeed.
         me = self.holder.instance_id
@@ -350,8 +432,15 @@ class PoolService:
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, now)
             org = await store.lease_of(conn, agent_id, me)
+            if org is not None and not fits(org.shape, shape, limits.reuse_unknown_shapes):
+                released = await store.release(conn, org.id)
+                if released is not None:
+                    changes.append(PoolChange(ChangeReason.RELEASED, released, agent_id))
+                org = None
             if org is None:
-                org = await store.lease_next(conn, agent_id, me, self.holder.machine_name, now, not_before)
+                org = await store.lease_next(
+                    conn, agent_id, me, self.holder.machine_name, now, not_before, shape, limits.reuse_unknown_shapes
+                )
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
@@ -398,6 +487,49 @@ class PoolService:
             await self._announce([PoolChange(ChangeReason.REGISTERED, org)])
         return org
 
+    def shape_of(self, definition_file: str) -> Shape:
+        """The shape of an absolute definition file on this pool's Dev Hub; INVALID_PARAMS naming
+        definitionFile when the file gives none."""
+        path = Path(definition_file) if isinstance(definition_file, str) and definition_file else None
+        if path is None or "\x00" in definition_file or not path.is_absolute():
+            raise InvalidParams(
+                "definitionFile must be an absolute path to a scratch definition", param="definitionFile"
+            )
+        try:
+            return shape_of_file(path, self.limits.dev_hub)
+        except DefinitionError as exc:
+            raise InvalidParams(f"definitionFile: {exc}", param="definitionFile") from None
+
+    def fits(self, org: ScratchOrg, shape: str | None) -> bool:
+        """Whether `org` may serve an agent whose definition has `shape` (the claim's own rule, for callers that
+        hold an org already)."""
+        return fits(org.shape, shape, self.limits.reuse_unknown_shapes)
+
+    async def warn_expiring(self) -> list[ExpiryWarning]:
+        """Send each leased org's agent its expiry warnings: one at `expiryWarningHours` before expiry, one at
+        FINAL_WARNING_HOURS, each once (recorded in the database first, so neither a second sidecar nor a restart
+        repeats it). An org found already inside the final hour gets only the final warning."""
+        now = self._clock()
+        limits = self.limits
+        early = timedelta(hours=max(limits.expiry_warning_hours, FINAL_WARNING_HOURS))
+        final = timedelta(hours=FINAL_WARNING_HOURS)
+        sent: list[ExpiryWarning] = []
+        # The timer calls this every refresh; a read on the reader keeps it off the write lock when nothing is due.
+        if not await store.leased_expiring(self._db.reader, self.holder.instance_id, now, now + early):
+            return sent
+        async with self._db.transaction() as conn:
+            for org in await store.leased_expiring(conn, self.holder.instance_id, now, now + early):
+                assert org.expires_at is not None and org.assigned_agent_id is not None
+                kinds = [WarningKind.FINAL] if org.expires_at <= now + final else [WarningKind.EARLY]
+                if kinds == [WarningKind.FINAL]:
+                    # Inside the final hour the early warning is moot: record it so it never follows the final one.
+                    await store.record_warning(conn, org.id, org.assigned_agent_id, WarningKind.EARLY.value, now)
+                for kind in kinds:
+                    if await store.record_warning(conn, org.id, org.assigned_agent_id, kind.value, now):
+                        sent.append(ExpiryWarning(org, org.assigned_agent_id, org.expires_at, kind))
+        await self._warnings.publish_all(sent)
+        return sent
+
     async def release(self, org_id: str, agent_id: str | None = None) -> ScratchOrg | None:
         """Free a leased org; with `agent_id`, only its owner may (a late agent must not free a re-leased org)."""
         if agent_id is not None:
@@ -436,28 +568,52 @@ class PoolService:
         await self._announce([PoolChange(ChangeReason.RELEASED, released, agent_id)])
         return released.id
 
-    async def remove(self, org_id: str, force: bool = False) -> ScratchOrg:
+    async def remove(self, org_id: str, force: bool = False, delete_remote: bool | None = None) -> ScratchOrg:
+        """Take an org out of the pool; with `delete_remote` (default: orgPool.deleteOnRemove) delete it in the Dev
+        Hub first, and drop the row only once the Dev Hub confirms (a refusal raises and the row stays)."""
+        if delete_remote is None:
+            delete_remote = self.limits.delete_on_remove
+        org = await self._removable(self._db.reader, org_id, force)
+        if delete_remote:
+            if self._remote is None:
+                raise RuntimeError("deleteRemote needs the CLI's remote org calls")
+            # Outside any transaction (it takes seconds to minutes); the row is checked again afterwards.
+            await self._remote.delete_scratch(org.alias)
         async with self._db.transaction() as conn:
-            org = await store.get(conn, org_id)
-            if org is None:
-                raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
-            if org.status is OrgStatus.LEASED and not force:
-                raise OrgLeased(
-                    f"org {org.alias!r} is leased to agent {org.assigned_agent_id!r}; release it or pass force: true",
-                    orgId=org_id,
-                    agentId=org.assigned_agent_id,
-                )
+            # Once the Dev Hub deleted it, the row goes whatever happened meanwhile: it names an org that is gone.
+            org = await self._removable(conn, org_id, force or delete_remote)
             removed = await store.delete(conn, org_id)
         assert removed is not None
         await self._announce([PoolChange(ChangeReason.REMOVED, removed, org.assigned_agent_id)])
         return removed
+
+    @staticmethod
+    async def _removable(conn: Any, org_id: str, force: bool) -> ScratchOrg:
+        org = await store.get(conn, org_id)
+        if org is None:
+            raise NotFound(f"no org with id {org_id!r} in the pool", orgId=org_id)
+        if org.status is OrgStatus.LEASED and not force:
+            raise OrgLeased(
+                f"org {org.alias!r} is leased to agent {org.assigned_agent_id!r}; release it or pass force: true",
+                orgId=org_id,
+                agentId=org.assigned_agent_id,
+            )
+        return org
 
     async def expire_due(self) -> list[ScratchOrg]:
         """Mark every org past its expiry, ending leases too; the refresh timer and `org:refresh` call this."""
         async with self._db.transaction() as conn:
             changes = await self._expire_due(conn, self._clock())
         await self._announce(changes)
+        await self._logout([c.org for c in changes])
         return [c.org for c in changes]
+
+    async def _logout(self, expired: list[ScratchOrg]) -> None:
+        """Drop the CLI's authorization of orgs past expiry (best effort), so `sf org list` stays short."""
+        if self._remote is None:
+            return
+        for org in expired:
+            await self._remote.logout(org.alias)
 
     async def _expire_due(self, conn: Any, now: datetime) -> list[PoolChange]:
         changes = []

@@ -18,7 +18,8 @@ from sidecar.storage.rows import to_model, to_models
 
 COLUMNS = (
     "id, alias, username, sf_org_id, instance_url, login_url, status, assigned_agent_id, leased_at,"
-    " expires_at, created_at, source, deployed_commit, hydration, holder_machine AS machine_name"
+    " expires_at, created_at, source, deployed_commit, hydration, holder_machine AS machine_name, shape,"
+    " definition_name"
 )
 # An org pre-warm is still hydrating, or failed to hydrate, is never handed out.
 CLAIMABLE_HYDRATION = "(hydration IS NULL OR hydration = 'ready')"
@@ -84,20 +85,30 @@ async def claim_has_work(conn: Connection, agent_id: str, holder: str, now: date
     return row is not None
 
 
-async def status_counts(conn: Connection, now: datetime) -> tuple[int, int, int, int]:
-    """(total, available, leased, expired), counting an org past its expiry as expired before any refresh; an org
-    still hydrating (or failed) is in the total only: nobody can claim it yet."""
-    row = await conn.fetch_one(
-        "SELECT COUNT(*) AS total,"
+async def shape_counts(conn: Connection, now: datetime, not_before: datetime) -> list[dict[str, Any]]:
+    """Per shape (NULL: unknown): total, available (claimable: unleased, hydrated or never hydrated, with more than
+    minRemainingHours left, i.e. expiring after `not_before`), expiring_soon (unleased, not expired, expiring by
+    `not_before`), leased, expired (past expiry counts as expired before any refresh). An org still hydrating (or
+    failed) is in the total only: nobody can claim it yet. The service adds them up for the totals."""
+    rows = await conn.fetch_all(
+        "SELECT shape, MAX(definition_name) AS definition_name, COUNT(*) AS total,"
         f" COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? AND {CLAIMABLE_HYDRATION}"
         " THEN 1 ELSE 0 END), 0) AS available,"
+        " COALESCE(SUM(CASE WHEN status = 'available' AND expires_at > ? AND expires_at <= ? THEN 1 ELSE 0 END), 0)"
+        " AS expiring_soon,"
         " COALESCE(SUM(CASE WHEN status = 'leased' AND expires_at > ? THEN 1 ELSE 0 END), 0) AS leased,"
         " COALESCE(SUM(CASE WHEN status = 'expired' OR expires_at <= ? THEN 1 ELSE 0 END), 0) AS expired"
-        " FROM scratch_orgs",
-        (now, now, now),
+        " FROM scratch_orgs GROUP BY shape ORDER BY shape",
+        (not_before, now, not_before, now, now),
     )
-    assert row is not None
-    return int(row["total"]), int(row["available"]), int(row["leased"]), int(row["expired"])
+    return [
+        {
+            "shape": row["shape"],
+            "definition_name": row["definition_name"],
+            **{k: int(row[k]) for k in ("total", "available", "expiring_soon", "leased", "expired")},
+        }
+        for row in rows
+    ]
 
 
 async def insert_within_capacity(conn: Connection, values: dict[str, Any], capacity: int) -> ScratchOrg | None:
@@ -124,22 +135,40 @@ async def insert_within_capacity(conn: Connection, values: dict[str, Any], capac
 
 
 async def lease_next(
-    conn: Connection, agent_id: str, holder: str, machine: str, now: datetime, not_before: datetime
+    conn: Connection,
+    agent_id: str,
+    holder: str,
+    machine: str,
+    now: datetime,
+    not_before: datetime,
+    shape: str | None = None,
+    allow_unknown: bool = True,
 ) -> ScratchOrg | None:
-    """Lease the available org that expires first, among those still valid at `not_before`.
+    """Lease the available org that expires first, among those still valid at `not_before`, hydrated (or never
+    hydrated) and of the wanted shape.
 
-    On PostgreSQL the candidate is taken `FOR UPDATE SKIP LOCKED`, so a claim never waits behind a peer's claim of
-    another org, and the outer `status = 'available'` re-check means a row a peer leased meanwhile is never taken.
+    With `shape`, only orgs of that shape qualify, and orgs of unknown shape (NULL) only when `allow_unknown`; an
+    org of the wanted shape is preferred to an unknown one. The filter is in the statement itself (both the
+    candidate and the outer re-check), so no caller can lease an org of another shape. On PostgreSQL the candidate
+    is taken `FOR UPDATE SKIP LOCKED`, so a claim never waits behind a peer's claim of another org, and the outer
+    `status = 'available'` re-check means a row a peer leased meanwhile is never taken.
     """
+    fits, order = "", ""
+    fit_params: tuple[str | int, ...] = ()
+    order_params: tuple[str, ...] = ()
+    if shape is not None:
+        fits = " AND (shape = ? OR (shape IS NULL AND ? = 1))"
+        fit_params = (shape, 1 if allow_unknown else 0)
+        order, order_params = "CASE WHEN shape = ? THEN 0 ELSE 1 END, ", (shape,)
     return _org(
         await conn.fetch_one(
             "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, holder_instance = ?,"
             " holder_machine = ?, leased_at = ?"
-            f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION} AND id = (SELECT id FROM scratch_orgs"
+            f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION}{fits} AND id = (SELECT id FROM scratch_orgs"
             f" WHERE status = 'available' AND {CLAIMABLE_HYDRATION}"
-            f" AND expires_at > ? ORDER BY expires_at, id LIMIT 1{conn.dialect.skip_locked})"
+            f" AND expires_at > ?{fits} ORDER BY {order}expires_at, id LIMIT 1{conn.dialect.skip_locked})"
             f" RETURNING {COLUMNS}",
-            (agent_id, holder, machine, now, not_before),
+            (agent_id, holder, machine, now, *fit_params, not_before, *fit_params, *order_params),
         )
     )
 
@@ -188,6 +217,7 @@ async def update_details(conn: Connection, org_id: str, fields: dict[str, Any]) 
 
 
 async def delete(conn: Connection, org_id: str) -> ScratchOrg | None:
+    await conn.execute("DELETE FROM org_expiry_warnings WHERE org_id = ?", (org_id,))
     return _org(await conn.fetch_one(f"DELETE FROM scratch_orgs WHERE id = ? RETURNING {COLUMNS}", (org_id,)))
 
 
@@ -232,3 +262,24 @@ async def init_team_capacity(conn: Connection, max_orgs: int) -> int:
 async def set_team_capacity(conn: Connection, max_orgs: int) -> None:
     await conn.execute(f"SELECT id FROM pool_state WHERE id = 1{conn.dialect.for_update}")
     await conn.execute("UPDATE pool_state SET max_orgs = ? WHERE id = 1", (max_orgs,))
+
+
+async def leased_expiring(conn: Connection, holder: str, now: datetime, horizon: datetime) -> list[ScratchOrg]:
+    """Orgs leased by this instance's agents (`holder`: in a shared pool each sidecar warns its own agents), not
+    yet expired, that expire by `horizon`, soonest first."""
+    rows = await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM scratch_orgs WHERE status = 'leased' AND holder_instance = ? AND expires_at > ?"
+        " AND expires_at <= ? ORDER BY expires_at, id",
+        (holder, now, horizon),
+    )
+    return to_models(ScratchOrg, rows)
+
+
+async def record_warning(conn: Connection, org_id: str, agent_id: str, kind: str, now: datetime) -> bool:
+    """Record that warning `kind` went to `agent_id` about `org_id`; False when it already had (send nothing)."""
+    row = await conn.fetch_one(
+        "INSERT INTO org_expiry_warnings (org_id, agent_id, kind, sent_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING RETURNING org_id",
+        (org_id, agent_id, kind, now),
+    )
+    return row is not None

@@ -21,6 +21,7 @@ import anyio
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
 from sidecar.pool.models import ALIAS_PATTERN, Hydration, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
+from sidecar.pool.shapes import DefinitionError, Shape, shape_of_file
 from sidecar.provisioning.masking import mask
 from sidecar.settings import OrgPoolSettings
 from sidecar.sf.client import SfClient
@@ -81,6 +82,16 @@ class CreatedOrg:
     instance_url: str | None
     login_url: str | None
     expires_at: datetime | None
+
+
+def definition_shape(definition_file: Path, settings: OrgPoolSettings) -> Shape | None:
+    """The shape an org created from `definition_file` on orgPool.devHub has; None when the file gives none (it is
+    missing or broken: the creation itself then fails and says why, and such a run asks for no particular shape)."""
+    try:
+        return shape_of_file(definition_file, settings.devHub)
+    except DefinitionError as exc:
+        log.info("no shape: %s", exc)
+        return None
 
 
 def create_args(settings: OrgPoolSettings, *, alias: str, definition_file: Path, duration_days: int) -> list[str]:
@@ -160,9 +171,10 @@ async def register_created(
     sink: OutputSink | None,
     lease_to: str | None = None,
     hydration: Hydration | None = None,
+    shape: Shape | None = None,
 ) -> ScratchOrg:
-    """Add a just-created org to the pool (leased to `lease_to` in the same transaction; `hydration` HYDRATING
-    keeps it unclaimable until pre-warm has built it).
+    """Add a just-created org to the pool, recording the shape it was created with (leased to `lease_to` in the
+    same transaction; `hydration` HYDRATING keeps it unclaimable until pre-warm has built it).
 
     Shielded from cancellation: an org that exists in the Dev Hub must never be one the pool does not know (a stop
     that cancels the run releases it afterwards). An org the pool refuses (it filled up meanwhile, or a clash) is
@@ -180,6 +192,7 @@ async def register_created(
                 source=OrgSource.PROVISIONED,
                 lease_to=lease_to,
                 hydration=hydration,
+                shape=shape,
             )
         except (CapacityReached, AlreadyExists):
             await delete_quietly(sf, created.alias, cwd, sink)

@@ -30,7 +30,7 @@ from sidecar.errors import SidecarError
 from sidecar.pool import instance_store
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
-from sidecar.provisioning.creation import CapacityGate
+from sidecar.provisioning.creation import CapacityGate, definition_shape
 from sidecar.provisioning.lifecycle import RunStateConflict, status_of
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueEntry, QueueReason, RunState
@@ -238,7 +238,9 @@ class QueueDispatcher:
                 except SidecarError as exc:
                     await self._drop_invalid(row, exc.message)
                     continue
-                org = await self._pool.lease_of(row.agent_id) or await self._pool.claim(row.agent_id)
+                # Only an org of the shape the worktree's definition has now (the agent's own, if it still fits).
+                shape = definition_shape(paths.scratch_def, self._settings.current.org_pool)
+                org = await self._pool.claim(row.agent_id, shape.hash if shape else None)
                 reservation = None
                 if org is None:
                     if row.retry_at is not None and row.retry_at > self._clock():

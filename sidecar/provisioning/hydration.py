@@ -83,4 +83,4 @@ async def discard(pool: PoolService, sf: SfClient, org: ScratchOrg, project: Pat
         return
     await delete_quietly(sf, org.alias, project, None)
     with contextlib.suppress(NotFound):
-        await pool.remove(org.id, force=True)
+        await pool.remove(org.id, force=True, delete_remote=False)  # deleted just above

@@ -37,8 +37,16 @@ from sidecar.errors import (
 )
 from sidecar.pool.models import ALIAS_PATTERN, ScratchOrg
 from sidecar.pool.service import PoolService
+from sidecar.pool.shapes import Shape
 from sidecar.provisioning import results
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, Reservation, create_scratch_org, register_created
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    DevHubLimit,
+    Reservation,
+    create_scratch_org,
+    definition_shape,
+    register_created,
+)
 from sidecar.provisioning.delta import (
     Delta,
     Full,
@@ -49,6 +57,7 @@ from sidecar.provisioning.delta import (
     split_source_dirs,
     step_inputs,
 )
+from sidecar.provisioning.devhub import DevHubLimits
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueReason, StepReport, StepStatus
 from sidecar.provisioning.paths import PERMSET_PATTERN, RunPaths, inside
@@ -180,6 +189,8 @@ class Pipeline:
     # Called the moment the run holds an org, so a lease ending under it from then on stops it.
     on_org: Callable[[ScratchOrg], None] = lambda org: None
     handover: Handover | None = None
+    # Asked before a creation, so a Dev Hub without room queues the request at once (None: never asked).
+    hub: DevHubLimits | None = None
     _org: ScratchOrg | None = None
     _errors: list[str] = field(default_factory=list)
     _warnings: list[str] = field(default_factory=list)
@@ -369,17 +380,29 @@ class Pipeline:
 
     async def _acquire(self, step: StepRun) -> ScratchOrg | Queued:
         handover = self.handover
-        if handover is not None and handover.org is not None:
+        # The shape of the worktree's definition, read now: the branch may have changed it since the last run.
+        shape = definition_shape(self.paths.scratch_def, self.settings)
+        wanted = shape.hash if shape else None
+        if handover is not None and handover.org is not None and self.pool.fits(handover.org, wanted):
             await self._say(step, f"Org {handover.org.alias} was released to this agent from the queue.")
             return handover.org
         org = await self.pool.lease_of(self.agent_id)
+        if org is not None and not self.pool.fits(org, wanted):
+            await self.pool.release(org.id, self.agent_id)
+            await self._say(
+                step,
+                f"The scratch definition {self.settings.scratchDefPath} changed since org {org.alias} was created: "
+                f"it goes back to the pool for agents of its shape, and agent {self.agent_id} gets an org of the new"
+                " one.",
+            )
+            org = None
         if org is not None:
             if handover and handover.reservation:
                 handover.reservation.release()
             await self._say(step, f"Reusing org {org.alias}, already leased to agent {self.agent_id}: re-deploying.")
             return org
         if handover is not None and handover.reservation is not None:
-            return await self._create(step, handover.reservation)
+            return await self._create(step, handover.reservation, shape)
         ahead = await self.waiting_ahead()
         if ahead:
             return Queued(
@@ -387,7 +410,7 @@ class Pipeline:
                 f"{ahead} agent{'s are' if ahead > 1 else ' is'} already waiting for a scratch org; agent "
                 f"{self.agent_id} waits behind them and its provisioning continues by itself when an org is free.",
             )
-        org = await self.pool.claim(self.agent_id)
+        org = await self.pool.claim(self.agent_id, wanted)
         if org is not None:
             await self._say(step, f"Claimed org {org.alias} from the pool.")
             return org
@@ -400,7 +423,7 @@ class Pipeline:
                 f"{self.agent_id} waits in the queue; its provisioning continues by itself when an org is released, "
                 "removed or expires, or when maxOrgs grows.",
             )
-        return await self._create(step, reservation)
+        return await self._create(step, reservation, shape)
 
     async def _free_alias(self) -> str:
         """The requested alias, or `<alias>-2`, `-3`... when a pool org already has it (the CLI would move it)."""
@@ -417,8 +440,20 @@ class Pipeline:
                 return candidate
         raise StepFailed(f"Every variant of alias {wanted} is taken in the pool; choose another orgAlias.")
 
-    async def _create(self, step: StepRun, reservation: Reservation) -> ScratchOrg | Queued:
+    async def _create(self, step: StepRun, reservation: Reservation, shape: Shape | None) -> ScratchOrg | Queued:
         try:
+            if self.hub is not None:
+                try:
+                    full = await self.hub.no_room()
+                except SfFailed as exc:  # the limits could not be read: the creation itself will tell
+                    await self._say(step, f"The Dev Hub's limits could not be read ({exc.message}); creating anyway.")
+                    full = None
+                if full is not None:
+                    return Queued(
+                        QueueReason.DEVHUB_LIMIT,
+                        f"{full}, so no creation was attempted. Agent {self.agent_id} waits in the queue: the Dev Hub "
+                        "is asked again with backoff, and an org released to the pool goes to it first.",
+                    )
             alias = await self._free_alias()
             days = self.pool.limits.duration_days()
             try:
@@ -460,7 +495,13 @@ class Pipeline:
             )
             try:
                 return await register_created(
-                    self.pool, self.sf, created, cwd=self.paths.cwd, sink=step.section.write, lease_to=self.agent_id
+                    self.pool,
+                    self.sf,
+                    created,
+                    cwd=self.paths.cwd,
+                    sink=step.section.write,
+                    lease_to=self.agent_id,
+                    shape=shape,
                 )
             except CapacityReached:
                 return Queued(
@@ -471,6 +512,8 @@ class Pipeline:
             except AlreadyExists as exc:
                 raise StepFailed(f"The new org could not be added to the pool: {exc.message}") from None
         finally:
+            if self.hub is not None:
+                self.hub.forget()
             reservation.release()
 
     # -- 2. deploy --------------------------------------------------------------------------------------------------

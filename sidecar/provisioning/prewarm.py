@@ -12,14 +12,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 
-from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SidecarError
+from sidecar.errors import AlreadyExists, CapacityReached, SfFailed
 from sidecar.pool.models import Hydration
 from sidecar.pool.service import PoolService
-from sidecar.provisioning.creation import CapacityGate, DevHubLimit, create_scratch_org, register_created
+from sidecar.provisioning.creation import (
+    CapacityGate,
+    DevHubLimit,
+    create_scratch_org,
+    definition_shape,
+    register_created,
+)
+from sidecar.provisioning.devhub import DevHubLimits
 from sidecar.provisioning.hydration import hydrate
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.paths import check_directory, inside
@@ -28,7 +34,6 @@ from sidecar.sf.client import SfClient
 
 log = logging.getLogger(__name__)
 
-LIMIT_NAMES = ("ActiveScratchOrgs", "DailyScratchOrgs")
 FAILURE_BACKOFF_SECONDS = (30.0, 15 * 60.0)
 
 
@@ -40,7 +45,9 @@ class PreWarmer:
         gate: CapacityGate,
         settings: SettingsStore,
         queue_length: Callable[[], Awaitable[int]],
+        hub: DevHubLimits,
     ) -> None:
+        self._hub = hub
         self._pool = pool
         self._sf = sf
         self._gate = gate
@@ -85,8 +92,9 @@ class PreWarmer:
         definition = inside(project, cfg.scratchDefPath, "scratchDefPath")
         if await self._gate.used() >= self._pool.limits.max_orgs:
             return False
-        if cfg.devHub and not await self._hub_has_room(cfg.devHub):
-            raise SfFailed(f"the Dev Hub {cfg.devHub} has no scratch org left today or active; waiting", name="LIMIT")
+        full = await self._hub.no_room()
+        if full is not None:
+            raise SfFailed(f"{full}; pre-warm waits", name="LIMIT")
         reservation = await self._gate.reserve()
         if reservation is None:
             return False
@@ -107,11 +115,18 @@ class PreWarmer:
                 raise SfFailed(f"the Dev Hub refused a pre-warm org: {exc.message}", name="LIMIT_EXCEEDED") from None
             try:
                 org = await register_created(
-                    self._pool, self._sf, created, cwd=project, sink=None, hydration=Hydration.HYDRATING
+                    self._pool,
+                    self._sf,
+                    created,
+                    cwd=project,
+                    sink=None,
+                    hydration=Hydration.HYDRATING,
+                    shape=definition_shape(definition, cfg),
                 )
             except (CapacityReached, AlreadyExists):
                 return False
         finally:
+            self._hub.forget()
             reservation.release()
         self.created += 1
         if not await hydrate(self._pool, self._sf, self._gate, cfg, org, project):
@@ -119,14 +134,3 @@ class PreWarmer:
         self.hydrated += 1
         log.info("pre-warm: created and hydrated available org %s", alias)
         return True
-
-    async def _hub_has_room(self, hub: str) -> bool:
-        try:
-            envelope = await self._sf.run_json(["org", "list", "limits", "--target-org", hub], timeout=300)
-        except SidecarError:
-            raise
-        entries: Any = envelope.result if isinstance(envelope.result, list) else []
-        remaining = {
-            e.get("name"): e.get("remaining") for e in entries if isinstance(e, dict) and e.get("name") in LIMIT_NAMES
-        }
-        return all(not isinstance(v, int) or v > 0 for v in remaining.values())

@@ -19,6 +19,7 @@ from sidecar.pool.models import ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
 from sidecar.provisioning.creation import CapacityGate
+from sidecar.provisioning.devhub import DevHubLimits
 from sidecar.provisioning.lifecycle import status_of
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import (
@@ -155,11 +156,13 @@ class RunExecutor:
         watch_children: Callable[[ActiveRun], ChildWatch],
         publish: Publish,
         clock: Clock,
+        hub: DevHubLimits | None = None,
     ) -> None:
         self._db = db
         self._pool = pool
         self._sf = sf
         self._settings = settings
+        self._hub = hub
         self._gate = gate
         self._runs = runs
         self._parking = parking
@@ -223,6 +226,7 @@ class RunExecutor:
             on_org=on_org,
             waiting_ahead=lambda: self._parking.waiting_ahead(run.agent_id),
             handover=run.handover,
+            hub=self._hub,
         )
 
     async def _conclude(self, run: ActiveRun, outcome: PipelineOutcome) -> None:

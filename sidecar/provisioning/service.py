@@ -19,12 +19,14 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from sidecar.errors import AccessDenied, AlreadyExists, InvalidParams, SidecarError
+from sidecar.errors import AccessDenied, AlreadyExists, InvalidParams, NotFound, SidecarError
 from sidecar.events import Listeners
-from sidecar.pool.models import ChangeReason
+from sidecar.pool.models import ChangeReason, OrgSource, ScratchOrg
+from sidecar.pool.orphans import OrphanOrg, parse_active_orgs, unknown_to
 from sidecar.pool.service import PoolChange, PoolService, check_agent_id, check_alias
 from sidecar.provisioning import store
 from sidecar.provisioning.creation import CapacityGate
+from sidecar.provisioning.devhub import DevHubLimits, HubLimits
 from sidecar.provisioning.dispatcher import QueueDispatcher
 from sidecar.provisioning.models import (
     LoginUrl,
@@ -89,6 +91,7 @@ class ProvisioningService:
             clock,
             heartbeat_seconds,
         )
+        self.hub_limits = DevHubLimits(sf, settings)
         self._executor = RunExecutor(
             db,
             pool,
@@ -100,8 +103,9 @@ class ProvisioningService:
             self.ownership.watch_children,
             publish,
             clock,
+            hub=self.hub_limits,
         )
-        self.prewarmer = PreWarmer(pool, sf, self.gate, settings, self.dispatcher.length)
+        self.prewarmer = PreWarmer(pool, sf, self.gate, settings, self.dispatcher.length, self.hub_limits)
         self.sf_runner = SfRunner(pool, sf, settings, self._terminal, self.worktree_of)
         pool.subscribe(self._on_pool_change)
         settings.subscribe(self._on_settings)
@@ -259,6 +263,31 @@ class ProvisioningService:
             run.scope.cancel()
             with anyio.move_on_after(STOP_WAIT_SECONDS):
                 await run.done.wait()
+
+    async def hub_limits_now(self) -> HubLimits:
+        """`org:limits`: the Dev Hub's ActiveScratchOrgs and DailyScratchOrgs, at most a minute old."""
+        return await self.hub_limits.current()
+
+    async def orphans(self) -> list[OrphanOrg]:
+        """`org:orphans`: the Dev Hub's active scratch orgs the pool does not know."""
+        active = parse_active_orgs(await self.hub_limits.active_orgs())
+        return unknown_to(await self._pool.list_orgs(), active)
+
+    async def adopt(self, username: str, alias: str | None = None) -> ScratchOrg:
+        """`org:adopt`: register an orphan (by its signup username) as available, of unknown shape."""
+        found = next((o for o in await self.orphans() if o.username == username), None)
+        if found is None:
+            raise NotFound(
+                f"no orphan with username {username!r}: the Dev Hub reports no such active org the pool lacks",
+                username=username,
+            )
+        return await self._pool.register(
+            alias or username,
+            expires_at=found.expires_at,
+            username=found.username,
+            sf_org_id=found.sf_org_id,
+            source=OrgSource.DISCOVERED,
+        )
 
     async def login_url(self, agent_id: str) -> LoginUrl:
         """A fresh frontdoor URL for the agent's own org (after a queued run finished in the background)."""

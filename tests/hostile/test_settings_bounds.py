@@ -26,6 +26,7 @@ BOUNDS: dict[str, tuple[float, float, float, float]] = {
     "createWaitMinutes": (1, 120, 0, 121),
     "sfRunConcurrency": (1, 16, 0, 17),
     "leaseTimeoutMinutes": (0.01, 10_080, 0.009, 10_080.001),
+    "expiryWarningHours": (1, 720, 0.999, 720.001),
 }
 INTEGER_KEYS = {"maxOrgs", "defaultDurationDays", "createWaitMinutes", "sfRunConcurrency"}
 BEYOND = [1e300, -1e300, 1e-6, True, False, "5", None, [], {}, 2**63, -(2**63)]

@@ -54,7 +54,7 @@ async def test_the_same_agent_id_on_two_machines_is_two_agents(desks: tuple[Pool
     assert (await a.claim("agent-1")).id == first.id  # type: ignore[union-attr]
     assert (await b.lease_of("agent-1")).id == second.id  # type: ignore[union-attr]
     # Both machines see the whole team pool, with who holds what.
-    assert {o.alias: o.machine_name for o in await b.list()} == {"qa1": "desk-a", "qa2": "desk-b"}
+    assert {o.alias: o.machine_name for o in await b.list_orgs()} == {"qa1": "desk-a", "qa2": "desk-b"}
 
 
 async def test_a_machine_cannot_reach_another_machines_agents_org(desks: tuple[PoolService, PoolService]) -> None:

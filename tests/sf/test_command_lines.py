@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from sidecar.provisioning.creation import create_args, delete_quietly
-from sidecar.settings import OrgPoolSettings
+from sidecar.provisioning.devhub import DevHubLimits
+from sidecar.settings import OrgPoolSettings, Settings
 from sidecar.sf import grammar
 from sidecar.sf.client import ORG_LIST_ARGS
+from sidecar.sf.envelope import Envelope
+from sidecar.sf.remote_orgs import CliRemoteOrgs
 from tests.support.fakesf import FakeSf
 from tests.support.harness import SidecarProcess
 from tests.support.provisioning import HUB, config, fake_state, make_worktree
@@ -55,6 +58,47 @@ async def test_delete_line() -> None:
     await delete_quietly(Recorder(), "qa-a1", None, None)  # type: ignore[arg-type]
     parsed = _accepted(ran[0], "org:delete:scratch")
     assert parsed.flags == {"target-org": "qa-a1", "no-prompt": True, "json": True}
+
+
+class _Recorder:
+    """Stands in for SfClient.run_json: records each argv as the client would run it (with --json)."""
+
+    def __init__(self) -> None:
+        self.ran: list[list[str]] = []
+
+    async def run_json(self, args: list[str], **_: Any) -> Envelope:
+        self.ran.append([*args, "--json"])
+        return Envelope(exit_code=0, status=0, result=[])
+
+
+class _Settings:
+    def __init__(self, **org_pool: Any) -> None:
+        self.current = Settings(org_pool=OrgPoolSettings(**org_pool))
+
+
+@pytest.mark.anyio
+async def test_remote_org_lines_delete_and_logout() -> None:
+    sf = _Recorder()
+    remote = CliRemoteOrgs(sf)  # type: ignore[arg-type]
+    await remote.delete_scratch("qa-a1")
+    await remote.logout("qa-a1")
+    deleted = _accepted(sf.ran[0], "org:delete:scratch")
+    assert deleted.flags == {"target-org": "qa-a1", "no-prompt": True, "json": True}
+    logged_out = _accepted(sf.ran[1], "org:logout")
+    assert logged_out.flags == {"target-org": "qa-a1", "no-prompt": True, "json": True}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("hub", [HUB, "hub-alias"])
+async def test_dev_hub_lines_limits_and_active_orgs(hub: str) -> None:
+    sf = _Recorder()
+    limits = DevHubLimits(sf, _Settings(devHub=hub))  # type: ignore[arg-type]
+    await limits.current()
+    await limits.active_orgs()
+    listed = _accepted(sf.ran[0], "org:list:limits")
+    assert listed.flags == {"target-org": hub, "json": True}
+    queried = _accepted(sf.ran[1], "data:query")
+    assert queried.flags["target-org"] == hub and "FROM ActiveScratchOrg" in queried.flags["query"]
 
 
 async def _every_line_the_sidecar_ran(home: Path, worktree: Path, fake_sf: FakeSf, **settings: Any) -> set[str]:

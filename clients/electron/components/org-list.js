@@ -309,7 +309,7 @@ export class SweatshopOrgList extends BaseElement {
   _filtered(orgs) {
     const q = this._filter.value.trim().toLowerCase();
     if (!q) return orgs;
-    return orgs.filter((o) => [o.alias, o.username, o.assignedAgentId, o.status]
+    return orgs.filter((o) => [o.alias, o.username, o.assignedAgentId, o.machineName, o.status]
       .some((v) => typeof v === 'string' && v.toLowerCase().includes(q)));
   }
 
@@ -410,7 +410,8 @@ export class SweatshopOrgList extends BaseElement {
     const agentId = org.assignedAgentId ?? null;
     setText(row.agent, agentId ?? '—');
     row.agent.classList.toggle('muted', !agentId);
-    setAttr(row.agent, 'title', agentId);
+    // In a team pool the lease is held by an agent on some desktop: the tooltip says which (null when unleased).
+    setAttr(row.agent, 'title', agentId && org.machineName ? `${agentId} on ${org.machineName}` : agentId);
     setAttr(row.time, 'datetime', org.expiresAt ?? null);
     setAttr(row.time, 'title', localTime(org.expiresAt) || null);
     setText(row.time, timeToExpiry(org.expiresAt, now));
