@@ -14,6 +14,7 @@ from sidecar.handlers.notifications import Notifications
 from sidecar.handlers.org import OrgHandlers
 from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.instances import Instances
+from sidecar.pool.peers import POOL_CHANNEL, PeerChanges
 from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.rpc import surface
 from sidecar.rpc.dispatch import Dispatcher, LateMethods
@@ -127,6 +128,9 @@ async def run(
         if holder.shared:
             await instances.start()
         surface.bind(dispatcher, [OrgHandlers(pool, notifications)])
+        # Other machines' commits, heard through NOTIFY on a shared pool; on SQLite nobody else writes unseen.
+        peers = PeerChanges(pool, storage.origin if isinstance(storage, PostgresDatabase) else "")
+        notifications.watch_resync(peers.resynced)
 
         async with anyio.create_task_group() as tg:
 
@@ -155,6 +159,11 @@ async def run(
                 )
                 provisioning = ProvisioningService(storage, pool, sf, settings)
                 notifications.watch_provisioning(provisioning.events)
+
+                async def wake_queue(_: object) -> None:  # an org may have been freed while nobody listened
+                    provisioning.wake()
+
+                peers.resynced.subscribe(wake_queue)
                 surface.bind(
                     dispatcher,
                     [
@@ -174,12 +183,9 @@ async def run(
             tg.start_soon(settings.watch)
             tg.start_soon(refresh_loop, pool, settings, storage)
             if isinstance(storage, PostgresDatabase):  # every machine's commits reach this client (peers.py)
-                tg.start_soon(instances.run)
-                from sidecar.pool.peers import POOL_CHANNEL, PeerChanges
                 from sidecar.storage.listener import listen
 
-                peers = PeerChanges(pool, storage.origin)
-                notifications.watch_resync(peers.resynced)
+                tg.start_soon(instances.run)
                 tg.start_soon(listen, storage, POOL_CHANNEL, peers.received, peers.resync)
             tg.start_soon(late.load, bind_the_rest, LATE_BIND_IDLE_SECONDS)
             await transport.serve(receive, send, stop)

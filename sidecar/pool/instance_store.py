@@ -35,29 +35,15 @@ async def database_now(conn: Connection) -> datetime | None:
     return instant(await conn.fetch_val("SELECT clock_timestamp() AS now"))
 
 
-async def start(conn: Connection, instance_id: str, machine: str, now: datetime) -> None:
-    """This instance starts (or starts again): its row, beating from now."""
+async def beat(conn: Connection, instance_id: str, machine: str, now: datetime, starting: bool = False) -> None:
+    """Refresh this instance's heartbeat (and its machine name, which settings may have changed); `starting`: it
+    starts (or starts again), so its row's start is now too."""
+    started = ", started_at = excluded.started_at" if starting else ""
     await conn.execute(
         "INSERT INTO sidecar_instances (instance_id, machine_name, started_at, heartbeat_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (instance_id) DO UPDATE SET machine_name = excluded.machine_name,"
-        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
-        (instance_id, machine, now, now),
-    )
-
-
-async def beat(conn: Connection, instance_id: str, machine: str, now: datetime) -> None:
-    """Refresh this instance's heartbeat (and its machine name, which settings may have changed)."""
-    await conn.execute(
-        "INSERT INTO sidecar_instances (instance_id, machine_name, started_at, heartbeat_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (instance_id) DO UPDATE SET machine_name = excluded.machine_name,"
+        f" ON CONFLICT (instance_id) DO UPDATE SET machine_name = excluded.machine_name{started},"
         " heartbeat_at = excluded.heartbeat_at",
         (instance_id, machine, now, now),
-    )
-
-
-async def heartbeat_of(conn: Connection, instance_id: str) -> datetime | None:
-    return instant(
-        await conn.fetch_val("SELECT heartbeat_at FROM sidecar_instances WHERE instance_id = ?", (instance_id,))
     )
 
 

@@ -12,10 +12,12 @@ disagree still agree on who is late.
 
 One heartbeat for both liveness questions. The provisioning runs' heartbeat (sidecar/provisioning/ownership.py)
 beats with the same period and judges with the same number of missed beats, both defined here
-(HEARTBEAT_SECONDS, from `SWEATSHOP_HEARTBEAT_SECONDS`, and STALE_BEATS): a run's row carries its own
-`heartbeat_at` only because a run can change owner within an instance (it resumes in whichever process dequeues
-it), while a lease belongs to the instance. The lease timeout is never shorter than STALE_BEATS beats, so a setting
-below the beat cannot reap a live desktop.
+(HEARTBEAT_SECONDS, from `SWEATSHOP_HEARTBEAT_SECONDS`, and STALE_BEATS), so "gone" means one thing. What differs
+is only whose heartbeat it is: a lease belongs to an instance (a home: a restarted sidecar finds its agents'
+leases again), a run to the process running it, because on a SQLite file every process is the one instance
+`local`, and a second process on the file must still tell when the first one died mid-run; a run's row therefore
+carries its process's beat, and a lease's liveness is its instance's row here. The lease timeout is never shorter
+than STALE_BEATS beats, so a setting below the beat cannot reap a live desktop.
 
 On a SQLite file every sidecar is the one instance `local` (one desktop, even a second process on another home
 sharing the file): its own instance is always live, so there is nothing to beat or reap and app.py starts this on
@@ -82,12 +84,12 @@ class Instances:
 
     async def start(self) -> None:
         """Announce this instance (before it serves, so its first lease already has a live heartbeat)."""
-        async with self._db.transaction() as conn:
-            await store.start(conn, self.instance_id, self._pool.holder.machine_name, await self._now(conn))
+        await self.beat(starting=True)
 
-    async def beat(self) -> None:
+    async def beat(self, starting: bool = False) -> None:
         async with self._db.transaction() as conn:
-            await store.beat(conn, self.instance_id, self._pool.holder.machine_name, await self._now(conn))
+            now = await self._now(conn)
+            await store.beat(conn, self.instance_id, self._pool.holder.machine_name, now, starting)
 
     async def reap(self) -> list[ScratchOrg]:
         """End every lease whose instance missed its heartbeats for the timeout; the orgs back in the pool.

@@ -97,15 +97,16 @@ class Availability:
             callback()
 
     @asynccontextmanager
-    async def guard(self) -> AsyncIterator[None]:
+    async def guard(self, connecting: bool = False) -> AsyncIterator[None]:
         """Around one use of the network: a lost connection becomes DatabaseUnavailable and starts the back-off;
         success after a loss marks the database reachable again. Other errors (a constraint, a bug) pass as they
-        are."""
+        are, except while `connecting`: then any failure (the database refusing connections, too many clients, a
+        changed password) means it cannot be used now."""
         self.check()
         try:
             yield
         except Exception as exc:
-            if not is_connection_loss(exc):
+            if not connecting and not is_connection_loss(exc):
                 raise
             self.lost(_short(exc))
             if self._on_lost is not None:

@@ -6,6 +6,7 @@ spelling `sidecar/storage/dialect.py` describes; it never imports a driver.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -105,12 +106,23 @@ class PostgresReader(_Common):
         self.dialect = dialect
         self._link = link
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        async with self._link.guard(connecting=True):
+            raw = await self._pool.acquire()
+        try:
+            async with self._link.guard():
+                yield raw
+        finally:
+            with contextlib.suppress(Exception):  # a broken connection: the pool opens another when next needed
+                await self._pool.release(raw)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async with self._link.guard(), self._pool.acquire() as raw:
+        async with self._connection() as raw:
             await raw.execute(self.dialect.sql(sql), *self.dialect.params(params))
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._link.guard(), self._pool.acquire() as raw:
+        async with self._connection() as raw:
             return list(await raw.fetch(self.dialect.sql(sql), *self.dialect.params(params)))
 
     @asynccontextmanager

@@ -131,7 +131,7 @@ class PostgresDatabase:
         # This process on the database: the NOTIFY payloads of its own commits name it, so it does not announce
         # its own changes twice. Random per process (two processes on one home are one instance, two origins).
         self.origin = f"proc_{secrets.token_hex(8)}"
-        self.availability = Availability(target.masked(), on_lost=self._expire_connections)
+        self.availability = Availability(target.masked(), on_lost=self.expire_connections)
 
     def server_settings(self) -> dict[str, str]:
         """Session settings of every connection this process opens (the pool's and the listener's)."""
@@ -150,7 +150,10 @@ class PostgresDatabase:
                 command_timeout=60,
                 server_settings=self.server_settings(),
             )
+            async with self._pool.acquire():  # the first connection: an unreachable server is found here
+                pass
         except Exception as exc:
+            await self.close()
             # The driver's message may quote the DSN; say what failed with the masked URL only.
             raise ConnectionError(
                 f"cannot connect to PostgreSQL at {self.target.masked()}: {exc.__class__.__name__}"
@@ -179,7 +182,7 @@ class PostgresDatabase:
         if self._pool is None:
             raise RuntimeError("database is not open")
         link = self.availability
-        async with link.guard():
+        async with link.guard(connecting=True):
             raw = await self._pool.acquire()
         try:
             tx = raw.transaction()
@@ -209,9 +212,9 @@ class PostgresDatabase:
     async def connection_lost(self, why: str) -> None:
         """Someone (the listener) found the server gone: refuse requests while backing off."""
         self.availability.lost(why)
-        await self._expire_connections()
+        await self.expire_connections()
 
-    async def _expire_connections(self) -> None:
+    async def expire_connections(self) -> None:
         """Drop the pool's idle connections, which died with the server, so the next request after the pause
         opens fresh ones instead of meeting each dead one in turn."""
         if self._pool is not None:

@@ -6,8 +6,9 @@ them. The connection is its own (not the pool's): LISTEN belongs to a session, a
 to whoever acquired it next.
 
 A lost listener connection (server restarted, backend terminated) is noticed at once through asyncpg's termination
-callback, or within KEEPALIVE_SECONDS by a probe (a half-open socket tells nothing until written to); the database is
-then marked unavailable (requests answer DATABASE_UNAVAILABLE), and the listener reconnects with back-off. Once it
+callback, or within KEEPALIVE_SECONDS by a probe (a half-open socket tells nothing until written to); the listener
+reconnects at once, and while that fails it marks the database unavailable (requests answer DATABASE_UNAVAILABLE
+without waiting on the network) and tries again with back-off. Once it
 listens again it calls `resync`: whatever committed while nobody listened is re-read by the receiver, which says so.
 """
 
@@ -89,7 +90,10 @@ async def listen(db: PostgresDatabase, channel: str, received: Received, resync:
                     raise
             finally:
                 conn.terminate()  # at once, without a goodbye to a server that may be gone
-            await db.connection_lost("the listener's connection was lost")
+            # The pool's connections may have died with it (a restarted server): open fresh ones when next needed.
+            # Requests are refused only if listening again fails (one terminated backend is not a lost server).
+            log.warning("the listener's connection to the team database was lost; reconnecting")
+            await db.expire_connections()
 
 
 async def _connect(db: PostgresDatabase) -> Any:

@@ -172,5 +172,11 @@ async def test_a_lost_database_answers_database_unavailable_then_recovers_and_sa
             assert {o["alias"] for o in orgs} == acknowledged
             await a.call("org:register", "qa2", {"expiresAt": EXPIRES})
             assert (await a.call("org:status"))["total"] == len(acknowledged) + 1
+            # A listens again: another machine's commit reaches it as before.
+            async with SidecarProcess.start(tmp_path / "desk-b", settings=fake_sf.settings(), env=env) as b:
+                seen = len(a.messages)
+                await b.call("org:register", "from-b", {"expiresAt": EXPIRES})
+                heard = await a.wait_notification("org:changed", lambda p: p["reason"] == "registered", start=seen)
+                assert heard["params"]["org"]["alias"] == "from-b"
             await anyio.sleep(0.5)
     assert len(changes(a, "resync")) == 1
