@@ -118,12 +118,8 @@ class QueueDispatcher:
         if not others:
             return team
         since = (await instance_store.database_now(reader) or self._clock()) - stale_after(self._heartbeat)
-        beats = {holder: await instance_store.heartbeat_of(reader, holder) for holder in others}
-        return [
-            (holder, row)
-            for holder, row in team
-            if holder == self._me or ((beat := beats[holder]) is not None and beat >= since)
-        ]
+        live = await instance_store.live_instances(reader, since)
+        return [(holder, row) for holder, row in team if holder == self._me or holder in live]
 
     async def entries(self) -> list[QueueEntry]:
         """This machine's waiters, each with its place in the (team's) queue."""
