@@ -2,10 +2,14 @@
 
 - claim+release cycles per second, 32 agents over 8 orgs: 4 sidecar processes (own homes) on one PostgreSQL
   against one SQLite sidecar, and the double-lease count (must be 0);
-- `org:status` round trip on PostgreSQL against SQLite (100 orgs).
-The PostgreSQL server is a throwaway one (tests/support/postgres.py: initdb in a temp dir, loopback only); without
-an installed server the suite says so and is skipped. `org:changed` latency across sidecars needs LISTEN/NOTIFY,
-which is not built yet (issue 11 step 4): not measured here.
+- `org:status` round trip on PostgreSQL against SQLite (100 orgs);
+- `org:changed` latency from the committing sidecar to another sidecar's client, p50 and p99: sidecar A claims and
+  releases, and each change is timed from the moment A's client sends the request (the commit happens inside it,
+  so this bounds the latency from above) to the moment B's client hears of it (PostgreSQL LISTEN/NOTIFY carries it).
+  The baseline is the same change reaching A's own client. When B's client hears nothing within NOTIFY_WAIT_S the
+  row says "not delivered" and how many.
+The PostgreSQL server is a throwaway one (sidecar/devtools/postgres.py: initdb in a temp dir, loopback only);
+without an installed server the suite says so and is skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from sidecar.storage.url import ENV_VAR
 
 ORGS = 8
 AGENTS = 32
+CHANGES = 200  # org:changed samples (claims and releases, alternating)
+NOTIFY_WAIT_S = 2.0
 
 
 async def _claim_release(sidecars: list[SidecarProcess], seconds: float) -> tuple[int, int]:
@@ -86,12 +92,88 @@ async def _measure(root: Path, env: dict[str, str], processes: int, seconds: flo
     return {"cycles": cycles / seconds, "doubles": doubles, "status": status}
 
 
+class Arrivals:
+    """When each `org:changed` reached one client (perf_counter), by (reason, org id), oldest first."""
+
+    def __init__(self) -> None:
+        self.times: dict[tuple[str, str], list[float]] = {}
+        self.arrived = anyio.Event()
+
+    def __call__(self, direction: str, message: Any) -> None:
+        if direction == "received" and isinstance(message, dict) and message.get("method") == "org:changed":
+            params = message.get("params") or {}
+            key = (str(params.get("reason")), str((params.get("org") or {}).get("id")))
+            self.times.setdefault(key, []).append(time.perf_counter())
+            self.arrived.set()
+            self.arrived = anyio.Event()
+
+    async def next_after(self, key: tuple[str, str], index: int, timeout: float) -> float | None:  # noqa: ASYNC109
+        """The arrival time of the `index`th notification for `key`, or None if it does not come in `timeout`."""
+        with anyio.move_on_after(timeout):
+            while len(self.times.get(key, [])) <= index:
+                await self.arrived.wait()
+            return self.times[key][index]
+        return None
+
+
+async def _changed_latency(root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """org:changed from A's commit to B's client: (remote latencies, local latencies, samples not delivered)."""
+    seen_a, seen_b = Arrivals(), Arrivals()
+    quiet = ["--log-level", "WARNING"]
+    settings = {"orgPool": {"maxOrgs": 200}}
+    remote: list[float] = []
+    local: list[float] = []
+    missing = 0
+    async with (
+        SidecarProcess.start(root / "a", settings=settings, env=env, extra_args=quiet, on_message=seen_a) as a,
+        SidecarProcess.start(root / "b", settings=settings, env=env, extra_args=quiet, on_message=seen_b) as b,
+    ):
+        await b.call("sidecar:health")
+        org = await a.call("org:register", "latency-1")
+        counts: dict[tuple[str, str], int] = {}
+        for n in range(CHANGES):
+            reason = "claimed" if n % 2 == 0 else "released"
+            key = (reason, org["id"])
+            index = counts.get(key, 0)
+            counts[key] = index + 1
+            sent = time.perf_counter()
+            if reason == "claimed":
+                await a.call("org:claim", "agent-latency")
+            else:
+                await a.call("org:release", org["id"], "agent-latency")
+            at_a = await seen_a.next_after(key, index, NOTIFY_WAIT_S)
+            at_b = await seen_b.next_after(key, index, NOTIFY_WAIT_S)
+            if at_a is not None:
+                local.append(at_a - sent)
+            if at_a is None or at_b is None:
+                missing += 1
+                if not remote and missing >= 3:  # nothing carries changes across sidecars: stop waiting
+                    missing = CHANGES - n - 1 + missing
+                    break
+                continue
+            remote.append(at_b - sent)
+    return {"remote": remote, "local": local, "missing": missing}
+
+
+def _report_latency(report: Report, latency: dict[str, Any]) -> None:
+    remote, local, missing = latency["remote"], latency["local"], latency["missing"]
+    for q in (50, 99):
+        name = f"org:changed latency p{q}, request to the committing sidecar -> another sidecar's client (PostgreSQL)"
+        target = "p50 < 50 ms" if q == 50 else "reported"
+        baseline = f"{percentile(local, q) * 1e3:.1f} ms (to its own client)" if local else "-"
+        if not remote:
+            report.add(name, f"not delivered ({missing}/{CHANGES} never arrived)", baseline, None, target)
+            continue
+        measured = f"{percentile(remote, q) * 1e3:.1f} ms"
+        if missing:
+            measured += f" ({missing}/{CHANGES} not delivered)"
+        ratio = percentile(remote, q) / percentile(local, q) if local and percentile(local, q) else None
+        report.add(name, measured, baseline, ratio, target)
+
+
 def run(report: Report, seconds: float = 8.0) -> None:
-    try:
-        from tests.support.postgres import PostgresServer, find_bin_dir
-    except ImportError:
-        print("(skipping bench.team: tests/support is not importable)", file=sys.stderr)
-        return
+    from sidecar.devtools.postgres import PostgresServer, find_bin_dir
+
     bin_dir = find_bin_dir()
     if bin_dir is None:
         print("(skipping bench.team: no PostgreSQL server installed: apt-get install -y postgresql)", file=sys.stderr)
@@ -102,6 +184,8 @@ def run(report: Report, seconds: float = 8.0) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             pg = anyio.run(_measure, Path(tmp) / "pg", {ENV_VAR: url}, 4, seconds, backend="asyncio")
             lite = anyio.run(_measure, Path(tmp) / "lite", {}, 1, seconds, backend="asyncio")
+            latency_url = server.url(server.create_database())
+            latency = anyio.run(_changed_latency, Path(tmp) / "latency", {ENV_VAR: latency_url}, backend="asyncio")
     finally:
         server.stop()
     report.add(
@@ -120,5 +204,12 @@ def run(report: Report, seconds: float = 8.0) -> None:
             percentile(pg["status"], q) / percentile(lite["status"], q),
             "reported",
         )
+    _report_latency(report, latency)
     if pg["doubles"] or lite["doubles"]:
         raise SystemExit("double lease observed")
+
+
+if __name__ == "__main__":
+    r = Report()
+    run(r)
+    print(r.render())

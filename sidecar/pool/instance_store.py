@@ -47,6 +47,12 @@ async def beat(conn: Connection, instance_id: str, machine: str, now: datetime, 
     )
 
 
+async def live_instances(conn: Connection, since: datetime) -> set[str]:
+    """The instances that beat at or after `since` (the team queue counts their waiters: provisioning/dispatcher.py)."""
+    rows = await conn.fetch_all("SELECT instance_id FROM sidecar_instances WHERE heartbeat_at >= ?", (since,))
+    return {r["instance_id"] for r in rows}
+
+
 async def stale_leases(conn: Connection, me: str, cutoff: datetime) -> list[StaleLease]:
     """Leases of other instances whose last heartbeat is at or before `cutoff`. An instance that never wrote a row
     (a lease older than heartbeats) is judged by the lease's own start, the last moment it was known alive."""

@@ -4,6 +4,17 @@ When no org can be had, a run is parked in `provision_queue` and the request ans
 dispatcher wakes on every pool change that may free capacity (released, removed, expired, registered,
 discovered), on settings changes (maxOrgs growth), on a creation slot coming back and at the next Dev Hub retry
 time; it hands the head of the queue an org (or a slot to create one) and the run continues by itself.
+
+On a database several machines share, the queue is the team's: one order (`seq`, from one shared counter) over every
+machine's waiters. A dispatcher serves only its own instance's rows (the agent's worktree and CLI are on its
+machine), and only in its turn: while an older waiter of another live machine waits (its instance heartbeats in
+`sidecar_instances`, sidecar/pool/instances.py), this dispatcher leaves orgs and creation slots to it. An org freed
+on machine A therefore goes to the oldest waiter on whatever machine: that machine's dispatcher claims it, and the
+run continues there with its own notifications. The waiting machine's dispatcher wakes when the org is freed: the
+release reaches it through LISTEN/NOTIFY as a pool change (sidecar/pool/peers.py), as a local one would; it also
+looks at the team queue every TEAM_POLL_SECONDS while it has waiters, in case a notification was missed. The waiters
+of a machine whose instance stopped beating for stale_after() (three beats) no longer hold the queue up; they regain
+their place if it returns.
 """
 
 from __future__ import annotations
@@ -16,13 +27,14 @@ from datetime import datetime, timedelta
 import anyio
 
 from sidecar.errors import SidecarError
+from sidecar.pool import instance_store
 from sidecar.pool.service import PoolService
 from sidecar.provisioning import store
 from sidecar.provisioning.creation import CapacityGate, definition_shape
 from sidecar.provisioning.lifecycle import RunStateConflict, status_of
 from sidecar.provisioning.masking import mask
 from sidecar.provisioning.models import ProvisionConfig, QueueEntry, QueueReason, RunState
-from sidecar.provisioning.owner import Owner
+from sidecar.provisioning.owner import HEARTBEAT_SECONDS, Owner, stale_after
 from sidecar.provisioning.paths import run_paths
 from sidecar.provisioning.pipeline import Handover, PipelineOutcome, Queued
 from sidecar.provisioning.runs import ActiveRun, ActiveRuns, Publish, announce, queued_result
@@ -39,6 +51,9 @@ LIMIT_RETRY_SECONDS = float(os.environ.get("SWEATSHOP_LIMIT_RETRY_SECONDS", "60"
 LIMIT_RETRY_MAX_SECONDS = 30 * 60
 # The dispatcher also looks at the queue this often, whatever woke it or not (a missed event costs at most this).
 DISPATCH_FALLBACK_SECONDS = 30.0
+# On a shared pool, how often a dispatcher with waiters looks whether an org was freed on another machine or its
+# turn came, should a notification have been missed (LISTEN/NOTIFY wakes it sooner). For tests and benches.
+TEAM_POLL_SECONDS = float(os.environ.get("SWEATSHOP_TEAM_POLL_SECONDS", "1.0"))
 
 
 def retry_delay(attempts: int) -> float:
@@ -69,6 +84,7 @@ class QueueDispatcher:
         start: Callable[[ActiveRun], None],
         publish: Publish,
         clock: Clock,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self._db = db
         self._pool = pool
@@ -83,25 +99,45 @@ class QueueDispatcher:
         self._clock = clock
         self._wake = anyio.Event()
         self._lock = anyio.Lock()
+        self._shared = pool.holder.shared
+        self._heartbeat = heartbeat_seconds
 
     def wake(self) -> None:
         self._wake.set()
 
     # -- reads ------------------------------------------------------------------------------------------------------
 
+    async def waiters(self) -> list[tuple[str, store.QueuedRow]]:
+        """The queue in force, oldest first, as (instance, row): this instance's rows, and on a shared pool every
+        other machine's rows whose instance is live (beat within stale_after(), by the database's clock)."""
+        reader = self._db.reader
+        if not self._shared:
+            return [(self._me, row) for row in await store.queue(reader, self._me)]
+        team = await store.team_queue(reader)
+        others = {holder for holder, _ in team if holder != self._me}
+        if not others:
+            return team
+        since = (await instance_store.database_now(reader) or self._clock()) - stale_after(self._heartbeat)
+        live = await instance_store.live_instances(reader, since)
+        return [(holder, row) for holder, row in team if holder == self._me or holder in live]
+
     async def entries(self) -> list[QueueEntry]:
-        rows = await store.queue(self._db.reader, self._me)
-        return [row.entry(i) for i, row in enumerate(rows, start=1)]
+        """This machine's waiters, each with its place in the (team's) queue."""
+        waiters = await self.waiters()
+        return [row.entry(i) for i, (holder, row) in enumerate(waiters, start=1) if holder == self._me]
 
     async def length(self) -> int:
-        return await store.queue_length(self._db.reader, self._me)
+        return len(await self.waiters())
 
     async def waiting_ahead(self, agent_id: str) -> int:
-        return sum(1 for row in await store.queue(self._db.reader, self._me) if row.agent_id != agent_id)
+        return sum(1 for holder, row in await self.waiters() if (holder, row.agent_id) != (self._me, agent_id))
 
     async def position(self, agent_id: str) -> int:
-        rows = await store.queue(self._db.reader, self._me)
-        return next((i for i, row in enumerate(rows, start=1) if row.agent_id == agent_id), 0)
+        waiters = await self.waiters()
+        return next(
+            (i for i, (holder, row) in enumerate(waiters, start=1) if (holder, row.agent_id) == (self._me, agent_id)),
+            0,
+        )
 
     # -- in and out -------------------------------------------------------------------------------------------------
 
@@ -162,21 +198,29 @@ class QueueDispatcher:
     async def loop(self) -> None:
         while True:
             self._wake = anyio.Event()  # before the round: a change during the round triggers another one
+            waiting = self._shared
             try:
                 await self.dispatch()
+                if self._shared:
+                    waiting = await store.queue_length(self._db.reader, self._me) > 0
             except Exception:
                 log.exception("provisioning queue hand-over failed")
             next_retry = await store.next_retry_at(self._db.reader, self._me)
             timeout = DISPATCH_FALLBACK_SECONDS
+            if waiting:  # an org freed on another machine, or this machine's turn, is seen at least this often
+                timeout = TEAM_POLL_SECONDS
             if next_retry is not None:
                 timeout = min(timeout, max(0.05, (next_retry - self._clock()).total_seconds()))
             with anyio.move_on_after(timeout):
                 await self._wake.wait()
 
     async def dispatch(self) -> None:
-        """Hand orgs (or creation slots) to the queue's head, then the next, until one has to wait."""
+        """Hand orgs (or creation slots) to the queue's head, then the next, until one has to wait: at the first
+        row of another machine too (an older waiter there gets what is free before any of this machine's)."""
         async with self._lock:
-            for row in await store.queue(self._db.reader, self._me):
+            for holder, row in await self.waiters():
+                if holder != self._me:
+                    break
                 if row.agent_id in self._runs:
                     continue
                 config = ProvisionConfig(

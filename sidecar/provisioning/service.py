@@ -82,7 +82,16 @@ class ProvisioningService:
         self.gate = CapacityGate(pool, self.wake, CreationJobs(db, pool.holder.instance_id, clock))
         self.creations = CreationResumer(self.gate.jobs, self.gate, pool, sf, settings)
         self.dispatcher = QueueDispatcher(
-            db, pool, settings, self.gate, self._runs, self.ownership.owner, self._start, publish, clock
+            db,
+            pool,
+            settings,
+            self.gate,
+            self._runs,
+            self.ownership.owner,
+            self._start,
+            publish,
+            clock,
+            heartbeat_seconds,
         )
         self.hub_limits = DevHubLimits(sf, settings)
         self._executor = RunExecutor(

@@ -202,6 +202,18 @@ async def next_retry_at(conn: Connection, holder: str) -> datetime | None:
     )
 
 
+# -- the team's queue (a database several machines share) -----------------------------------------------------
+# One first-in-first-out order for the whole team: `seq` comes from the one shared counter, so it orders every
+# machine's waiters. Each machine's dispatcher still serves only its own instance's rows (its agents' worktrees and
+# CLI are there); the turn rule (dispatcher.py) makes it wait while an older waiter of a live machine waits.
+
+
+async def team_queue(conn: Connection) -> list[tuple[str, QueuedRow]]:
+    """Every machine's waiters, oldest first, as (instance, row)."""
+    rows = await conn.fetch_all(f"SELECT {QUEUE_COLUMNS}, holder_instance FROM provision_queue ORDER BY seq")
+    return [(r["holder_instance"], _queued(r)) for r in rows]
+
+
 # -- runs -------------------------------------------------------------------------------------------------------
 
 
