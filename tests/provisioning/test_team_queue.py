@@ -8,6 +8,7 @@ killed stops holding the queue up once its heartbeat is stale.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,15 @@ def machine(tmp_path: Path, name: str) -> FakeSf:
     return fake
 
 
+# One team key on every desk: an org registered on one desk is handed over to the other's CLI (its auth URL).
+TEAM_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
 def start(tmp_path: Path, name: str, fake: FakeSf, url: str, timing: dict[str, str] = FAST) -> Any:
     return SidecarProcess.start(
         tmp_path / name,
         settings=fake.settings(maxOrgs=1, machineName=name),
-        env={**fake.env, ENV_VAR: url, **timing},
+        env={**fake.env, ENV_VAR: url, "SWEATSHOP_TEAM_KEY": TEAM_KEY, **timing},
     )
 
 
