@@ -124,12 +124,13 @@ class CapacityGate:
 
     async def used(self) -> int:
         """Orgs that count against maxOrgs (available or leased), plus creations under way: the reservations of
-        this process, and the signups recorded in the database that no reservation holds (left by a sidecar that
-        was killed, until the background takes them up)."""
+        this process, the signups recorded in the database that no reservation holds (left by a sidecar that
+        was killed, until the background takes them up), and, in a shared pool, the other machines' signups (the
+        team's creations count against its one capacity; the insert's check under the pool row lock stays final)."""
         orgs = await self._pool.list_orgs()
         counted = sum(1 for o in orgs if o.status in (OrgStatus.AVAILABLE, OrgStatus.LEASED))
         unheld = {j for j in await self.jobs.pending_ids() if not self._held_jobs[j]}
-        return counted + self.in_flight + len(unheld)
+        return counted + self.in_flight + len(unheld) + await self.jobs.pending_elsewhere()
 
     async def reserve(self) -> Reservation | None:
         async with self._lock:
@@ -197,6 +198,9 @@ class CreationJobs:
 
     async def pending_ids(self) -> set[str]:
         return await creation_store.pending_ids(self._db.reader, self.holder)
+
+    async def pending_elsewhere(self) -> int:
+        return await creation_store.pending_elsewhere(self._db.reader, self.holder)
 
     def hand_over(self, job: JobRow, reservation: Reservation) -> None:
         """Give a job (and its slot) to the background; synchronous, so it works from a cancelled task."""

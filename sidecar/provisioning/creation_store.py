@@ -89,6 +89,12 @@ async def pending_ids(conn: Connection, holder: str) -> set[str]:
     return {r["job_id"] for r in rows}
 
 
+async def pending_elsewhere(conn: Connection, holder: str) -> int:
+    """Signups other sidecar instances of a shared pool have under way: they count against the team's capacity
+    before their orgs are registered."""
+    return int(await conn.fetch_val("SELECT COUNT(*) FROM creation_jobs WHERE holder_instance <> ?", (holder,)))
+
+
 async def attempted(conn: Connection, job_id: str, error: str | None) -> None:
     """One more resume attempt that did not see the job through, and why (no secret: callers mask it)."""
     await conn.execute(

@@ -49,6 +49,9 @@ async def test_jobs_are_kept_per_instance_oldest_first(database: Database) -> No
     assert mine[0] == job("2SR000000000001AAA", agent=None)  # every column round-trips, the instant aware
     assert mine[0].requested_at.tzinfo is not None
     assert await creation_store.pending_ids(database.reader, "inst_other") == {"2SR000000000003AAA"}
+    # Another machine's signups count against a shared pool's capacity: each instance sees the others'.
+    assert await creation_store.pending_elsewhere(database.reader, "local") == 1
+    assert await creation_store.pending_elsewhere(database.reader, "inst_other") == 2
 
     async with database.transaction() as conn:
         await creation_store.attempted(conn, "2SR000000000002AAA", "still under way")
