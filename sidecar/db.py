@@ -158,7 +158,16 @@ class Database:
                     delay = min(delay * 2, 0.2)
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        pending = aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn = await pending
+        except BaseException:
+            # On a failed connect aiosqlite queues its worker thread's stop without waiting for it. Wait here, while
+            # the event loop still runs: a thread that reports to a closed loop prints a traceback as the process
+            # exits (the unopenable-database exit must be one sentence on stderr).
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(pending._thread.join, 2.0)
+            raise
         try:
             conn.row_factory = aiosqlite.Row
             for pragma in (
