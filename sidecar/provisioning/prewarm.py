@@ -168,12 +168,14 @@ class PreWarmer:
             (t for t in targets if counts.get(t.shape.hash, 0) < t.count),
             key=lambda t: counts.get(t.shape.hash, 0),  # stable: ties keep the order of the list
         )
+        if await self._queue_length():  # agents waiting come first: no creation, no org taken for re-hydration
+            return False
         for target in targets:  # orgs of each shape stay close to their project's HEAD (rehydrateAfterCommits)
             if await rehydrate_stale(
                 self._pool, self._sf, self._gate, target.settings, target.project, shape=target.shape.hash
             ):
                 return True
-        if not lacking or await self._queue_length():
+        if not lacking:
             return False
         if await self._gate.used() >= self._pool.limits.max_orgs:
             # Full: an expiring org claims a slot and serves nobody; it makes room for its replacement.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,37 +23,13 @@ from sidecar.provisioning.delta import (
     split_source_dirs,
     step_inputs,
 )
+from tests.support.provisioning import commit, git
 
 pytestmark = pytest.mark.anyio
 
 CLASSES = "force-app/main/default/classes"
 LWC = "force-app/main/default/lwc"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass/>\n'
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            **os.environ,
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.com",
-        },
-    )
-    return done.stdout
-
-
-def commit(cwd: Path, message: str) -> str:
-    git(cwd, "add", "--all")
-    git(cwd, "commit", "--quiet", "--allow-empty", "-m", message)
-    return git(cwd, "rev-parse", "HEAD").strip()
 
 
 def write(root: Path, relative: str, text: str) -> Path:
@@ -308,8 +283,8 @@ def test_the_state_survives_its_record_and_rejects_other_shapes() -> None:
     assert SourceState.from_record({**state.to_record(), "version": 0}) is None
     assert SourceState.from_record({"version": 1}) is None
     # Only object names: nothing of a damaged record reaches git's argv as an option or a revision range.
-    for commit, tree in [("--output=/tmp/x", None), ("a" * 40, "HEAD..b"), ("A" * 40, None), ("a" * 39, None)]:
-        assert SourceState.from_record({**state.to_record(), "commit": commit, "tree": tree}) is None
+    for name, tree in [("--output=/tmp/x", None), ("a" * 40, "HEAD..b"), ("A" * 40, None), ("a" * 39, None)]:
+        assert SourceState.from_record({**state.to_record(), "commit": name, "tree": tree}) is None
     assert SourceState.from_record(None) is None
 
 

@@ -4,8 +4,6 @@ with nothing changed deploys nothing yet still mints a login URL."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +13,13 @@ import pytest
 from sidecar.devtools.client import SidecarProcess
 from sidecar.fakesf.components import deployed_files, source_files
 from tests.support.fakesf import FakeSf, scratch_org
-from tests.support.provisioning import config, fake_state, make_worktree, terminal_text
+from tests.support.provisioning import commit, config, fake_state, git, make_worktree, terminal_text
 
 pytestmark = pytest.mark.anyio
 
 CLASSES = "force-app/main/default/classes"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass/>\n'
 USERNAME = "test-pool1@example.com"
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-    return subprocess.run(
-        ["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, env=env
-    ).stdout
-
-
-def commit(cwd: Path, message: str) -> str:
-    git(cwd, "add", "--all")
-    git(cwd, "commit", "--quiet", "--allow-empty", "-m", message)
-    return git(cwd, "rev-parse", "HEAD").strip()
 
 
 def project(tmp_path: Path) -> tuple[Path, Path]:

@@ -13,9 +13,9 @@ import pytest
 
 from sidecar.devtools.client import SidecarProcess
 from sidecar.fakesf.components import deployed_files, source_files
-from tests.provisioning.test_delta_pipeline import CLASSES, commit, deploys, git, project, source_dirs
+from tests.provisioning.test_delta_pipeline import CLASSES, deploys, project, source_dirs
 from tests.support.fakesf import FakeSf
-from tests.support.provisioning import fake_state
+from tests.support.provisioning import commit, fake_state, git
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,6 @@ removed (deleted in the Dev Hub when orgPool.deleteOnRemove)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,18 +31,12 @@ from tests.pool.test_pool_rules import Clock
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.harness import SidecarProcess
 from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
-from tests.support.provisioning import fake_state, make_worktree
+from tests.support.provisioning import fake_state, git, make_worktree
 
 pytestmark = pytest.mark.anyio
 
 A_DEF = {"orgName": "QA", "edition": "Developer"}
 B_DEF = {"orgName": "QA", "edition": "Enterprise", "features": ["PersonAccounts"]}
-
-
-def git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-    subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
 
 
 def repo_with_two_definitions(root: Path) -> Path:
