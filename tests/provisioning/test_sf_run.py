@@ -260,15 +260,19 @@ def _sf_commands(fake_sf: FakeSf, sc: SidecarProcess, *, having: bytes = b"") ->
     """The fake `sf` processes of this test (not the `sleep` a hanging one starts a moment later).
 
     `having` narrows them to command lines holding it: the sidecar's own background commands (discovery's
-    `org list` at start) may run beside the one a test started.
+    `org list` at start) may run beside the one a test started. Only the sidecar's own children count: a hanging
+    fake forks its `sleep`, and between fork and exec that child still shows the fake's command line (CI caught
+    it once as two "sf" processes).
     """
     found = []
     for pid in processes_with(str(fake_sf.state_path), exclude=(sc.pid,)):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        if b"bin/sf" in cmdline and having in cmdline:
+        parent = int(stat.rpartition(")")[2].split()[1])  # the field after the state, past a ")" in the name
+        if parent == sc.pid and b"bin/sf" in cmdline and having in cmdline:
             found.append(pid)
     return found
 
