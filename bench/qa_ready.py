@@ -40,6 +40,7 @@ import anyio
 
 from bench.common import Report, median
 from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.gitrepo import git
 from sidecar.fakesf import executable_path
 from sidecar.fakesf.components import deployed_files
 from sidecar.sf.client import QUIET_ENV
@@ -60,25 +61,6 @@ HYDRATED_RUNS = 3  # (b) is one run per sidecar (a pre-warm each): the median of
 CLASS_DIR = f"{SOURCE}/main/default/classes"
 LWC_DIR = f"{SOURCE}/main/default/lwc"
 META = '<?xml version="1.0" encoding="UTF-8"?><ApexClass xmlns="http://soap.sforce.com/2006/04/metadata"><apiVersion>62.0</apiVersion></ApexClass>\n'
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env={**os.environ, **GIT_ENV},
-    ).stdout
 
 
 def make_repository(root: Path) -> Path:

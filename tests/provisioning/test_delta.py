@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from sidecar.devtools.gitrepo import commit, git
 from sidecar.provisioning.delta import (
     ARGV_BYTES_LIMIT,
     Delta,
@@ -23,7 +24,6 @@ from sidecar.provisioning.delta import (
     split_source_dirs,
     step_inputs,
 )
-from tests.support.provisioning import commit, git
 
 pytestmark = pytest.mark.anyio
 

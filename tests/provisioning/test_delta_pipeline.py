@@ -11,9 +11,10 @@ import anyio
 import pytest
 
 from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.gitrepo import commit, git
 from sidecar.fakesf.components import deployed_files, source_files
 from tests.support.fakesf import FakeSf, scratch_org
-from tests.support.provisioning import commit, config, fake_state, git, make_worktree, terminal_text
+from tests.support.provisioning import config, fake_state, make_worktree, terminal_text
 
 pytestmark = pytest.mark.anyio
 

@@ -12,10 +12,11 @@ import anyio
 import pytest
 
 from sidecar.devtools.client import SidecarProcess
+from sidecar.devtools.gitrepo import commit, git
 from sidecar.fakesf.components import deployed_files, source_files
 from tests.provisioning.test_delta_pipeline import CLASSES, deploys, project, source_dirs
 from tests.support.fakesf import FakeSf
-from tests.support.provisioning import commit, fake_state, git
+from tests.support.provisioning import fake_state
 
 pytestmark = pytest.mark.anyio
 

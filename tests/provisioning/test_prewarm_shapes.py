@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
+from sidecar.devtools.gitrepo import git
 from sidecar.pool.models import OrgSource
 from sidecar.pool.service import PoolService, SettingsLimits
 from sidecar.pool.shapes import Shape, shape_of_file
@@ -31,7 +32,7 @@ from tests.pool.test_pool_rules import Clock
 from tests.support.fakesf import FakeSf, scratch_org
 from tests.support.harness import SidecarProcess
 from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
-from tests.support.provisioning import fake_state, git, make_worktree
+from tests.support.provisioning import fake_state, make_worktree
 
 pytestmark = pytest.mark.anyio
 

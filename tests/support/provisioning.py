@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,35 +22,6 @@ META = '<?xml version="1.0" encoding="UTF-8"?>\n<ApexClass xmlns="http://soap.sf
 def fake_state(*, noise: bool = False, **extra: object) -> dict[str, Any]:
     """The fake sf's state for a test: a Dev Hub, no org yet; `noise` adds the update notices the real CLI prints."""
     return {"devHub": HUB, "orgs": [], "noise": noise, **extra}
-
-
-# A test repository's commits need an identity; the machine's git config may have none.
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in a test repository; its stdout (raises on a failure)."""
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_IDENTITY},
-    ).stdout
-
-
-def commit(cwd: Path, message: str) -> str:
-    """Commit everything in the worktree (an empty commit when nothing changed); the new HEAD."""
-    git(cwd, "add", "--all")
-    git(cwd, "commit", "--quiet", "--allow-empty", "-m", message)
-    return git(cwd, "rev-parse", "HEAD").strip()
 
 
 def make_worktree(root: Path, *, classes: int = 2, data: bool = True, users: bool = True) -> Path:
