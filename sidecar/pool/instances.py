@@ -51,6 +51,25 @@ HEARTBEAT_SECONDS = float(os.environ.get("SWEATSHOP_HEARTBEAT_SECONDS", "10"))
 STALE_BEATS = 3
 
 
+def lease_timeout(minutes: float, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> timedelta:
+    """How long an instance may be silent before it counts as gone: `orgPool.leaseTimeoutMinutes`, never less than
+    STALE_BEATS heartbeats (a setting below the beat cannot take a live desktop for gone)."""
+    return max(timedelta(minutes=minutes), timedelta(seconds=heartbeat_seconds * STALE_BEATS))
+
+
+async def shared_now(conn: Connection, clock: Clock | None = None) -> datetime:
+    """Now by the clock every desktop shares: the database server's (SQLite has none: this machine's), unless a
+    test gives a clock to move time without sleeping."""
+    if clock is not None:
+        return clock()
+    return await store.database_now(conn) or utcnow()
+
+
+async def live_since(conn: Connection, gone_after: timedelta, clock: Clock | None = None) -> datetime:
+    """The oldest heartbeat of an instance that still counts as live."""
+    return await shared_now(conn, clock) - gone_after
+
+
 class Instances:
     """This sidecar instance's heartbeat, and the reaping of leases whose instance stopped beating."""
 
@@ -74,13 +93,7 @@ class Instances:
         return self._pool.holder.instance_id
 
     def timeout(self) -> timedelta:
-        """`orgPool.leaseTimeoutMinutes`, never less than STALE_BEATS heartbeats."""
-        return max(timedelta(minutes=self._timeout_minutes()), timedelta(seconds=self.heartbeat_seconds * STALE_BEATS))
-
-    async def _now(self, conn: Connection) -> datetime:
-        if self._clock is not None:
-            return self._clock()
-        return await store.database_now(conn) or utcnow()
+        return lease_timeout(self._timeout_minutes(), self.heartbeat_seconds)
 
     async def start(self) -> None:
         """Announce this instance (before it serves, so its first lease already has a live heartbeat)."""
@@ -88,7 +101,7 @@ class Instances:
 
     async def beat(self, starting: bool = False) -> None:
         async with self._db.transaction() as conn:
-            now = await self._now(conn)
+            now = await shared_now(conn, self._clock)
             await store.beat(conn, self.instance_id, self._pool.holder.machine_name, now, starting)
 
     async def reap(self) -> list[ScratchOrg]:
@@ -97,7 +110,7 @@ class Instances:
         Candidates are read without locks first (the common answer is none); each stale instance's leases are then
         ended in one transaction holding that instance's row, re-checking the heartbeat under the lock.
         """
-        cutoff = await self._now(self._db.reader) - self.timeout()
+        cutoff = await live_since(self._db.reader, self.timeout(), self._clock)
         stale = await store.stale_leases(self._db.reader, self.instance_id, cutoff)
         reaped: list[ScratchOrg] = []
         for instance_id, leases in groupby(stale, key=lambda lease: lease.instance_id):

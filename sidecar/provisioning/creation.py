@@ -28,13 +28,14 @@ import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SfUnavailable, StepTimeout
+from sidecar.pool.instances import lease_timeout, live_since
 from sidecar.pool.models import ALIAS_PATTERN, Hydration, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.pool.shapes import DefinitionError, Shape, shape_of_file
@@ -162,10 +163,18 @@ class CreationJobs:
     """The signups under way of this sidecar instance: their rows (creation_store.py), and the hand-over of those
     a run or pre-warm stops seeing through (past its time, cancelled) to the background (resumption.py)."""
 
-    def __init__(self, db: Database, holder: str, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        holder: str,
+        clock: Clock = utcnow,
+        gone_after: Callable[[], timedelta] = lambda: lease_timeout(OrgPoolSettings().leaseTimeoutMinutes),
+    ) -> None:
         self._db = db
         self.holder = holder
         self.clock = clock
+        # How long another machine may be silent before its signups stop counting: its leases' timeout.
+        self._gone_after = gone_after
         self._handed: list[tuple[JobRow, Reservation]] = []
         self._wake = anyio.Event()
 
@@ -200,7 +209,8 @@ class CreationJobs:
         return await creation_store.pending_ids(self._db.reader, self.holder)
 
     async def pending_elsewhere(self) -> int:
-        return await creation_store.pending_elsewhere(self._db.reader, self.holder)
+        reader = self._db.reader
+        return await creation_store.pending_elsewhere(reader, self.holder, await live_since(reader, self._gone_after()))
 
     def hand_over(self, job: JobRow, reservation: Reservation) -> None:
         """Give a job (and its slot) to the background; synchronous, so it works from a cancelled task."""

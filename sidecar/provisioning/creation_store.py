@@ -89,10 +89,18 @@ async def pending_ids(conn: Connection, holder: str) -> set[str]:
     return {r["job_id"] for r in rows}
 
 
-async def pending_elsewhere(conn: Connection, holder: str) -> int:
+async def pending_elsewhere(conn: Connection, holder: str, live_since: datetime) -> int:
     """Signups other sidecar instances of a shared pool have under way: they count against the team's capacity
-    before their orgs are registered."""
-    return int(await conn.fetch_val("SELECT COUNT(*) FROM creation_jobs WHERE holder_instance <> ?", (holder,)))
+    before their orgs are registered, while their instance heartbeats (beat at or after `live_since`). A machine
+    gone for longer than the lease timeout no longer holds a slot: only its CLI could resume the signup, and its
+    leases are reaped on the same terms (sidecar/pool/instances.py)."""
+    return int(
+        await conn.fetch_val(
+            "SELECT COUNT(*) FROM creation_jobs j WHERE j.holder_instance <> ? AND EXISTS ("
+            "SELECT 1 FROM sidecar_instances i WHERE i.instance_id = j.holder_instance AND i.heartbeat_at >= ?)",
+            (holder, live_since),
+        )
+    )
 
 
 async def attempted(conn: Connection, job_id: str, error: str | None) -> None:

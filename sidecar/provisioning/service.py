@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup
 
 from sidecar.errors import AccessDenied, AlreadyExists, InvalidParams, NotFound, SidecarError
 from sidecar.events import Listeners
+from sidecar.pool.instances import lease_timeout
 from sidecar.pool.models import ChangeReason, OrgSource, ScratchOrg
 from sidecar.pool.orphans import OrphanOrg, parse_active_orgs, unknown_to
 from sidecar.pool.service import PoolChange, PoolService, check_agent_id, check_alias
@@ -79,7 +80,13 @@ class ProvisioningService:
         self._ready = anyio.Event()
         publish = self.events.publish
         self.ownership = Ownership(db, owner or Owner.this_process(), self._runs, publish, clock, heartbeat_seconds)
-        self.gate = CapacityGate(pool, self.wake, CreationJobs(db, pool.holder.instance_id, clock))
+        self.gate = CapacityGate(
+            pool,
+            self.wake,
+            CreationJobs(
+                db, pool.holder.instance_id, clock, lambda: lease_timeout(settings.current.org_pool.leaseTimeoutMinutes)
+            ),
+        )
         self.creations = CreationResumer(self.gate.jobs, self.gate, pool, sf, settings)
         self.dispatcher = QueueDispatcher(
             db,

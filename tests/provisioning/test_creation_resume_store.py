@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 
+from sidecar.pool import instance_store
 from sidecar.pool.holder import LeaseHolder
 from sidecar.pool.service import PoolLimits, PoolService
 from sidecar.provisioning import creation_store
 from sidecar.provisioning.creation import CapacityGate, CreationJobs
 from sidecar.provisioning.creation_store import JobRow
 from sidecar.storage.database import Database
+from sidecar.timeutil import utcnow
 from tests.support.postgres import database, database_target, postgres_server, postgres_url  # noqa: F401
 
 pytestmark = pytest.mark.anyio
@@ -49,9 +51,15 @@ async def test_jobs_are_kept_per_instance_oldest_first(database: Database) -> No
     assert mine[0] == job("2SR000000000001AAA", agent=None)  # every column round-trips, the instant aware
     assert mine[0].requested_at.tzinfo is not None
     assert await creation_store.pending_ids(database.reader, "inst_other") == {"2SR000000000003AAA"}
-    # Another machine's signups count against a shared pool's capacity: each instance sees the others'.
-    assert await creation_store.pending_elsewhere(database.reader, "local") == 1
-    assert await creation_store.pending_elsewhere(database.reader, "inst_other") == 2
+    # Another machine's signups count against a shared pool's capacity while it heartbeats: each instance sees the
+    # others'. A machine silent since before `live_since` (gone longer than the lease timeout) holds no slot.
+    async with database.transaction() as conn:
+        await instance_store.beat(conn, "local", "desk-a", NOW)
+        await instance_store.beat(conn, "inst_other", "desk-b", NOW - timedelta(minutes=10))
+    assert await creation_store.pending_elsewhere(database.reader, "local", NOW - timedelta(minutes=15)) == 1
+    assert await creation_store.pending_elsewhere(database.reader, "inst_other", NOW - timedelta(minutes=15)) == 2
+    assert await creation_store.pending_elsewhere(database.reader, "local", NOW - timedelta(minutes=5)) == 0
+    assert await creation_store.pending_elsewhere(database.reader, "inst_other", NOW - timedelta(minutes=5)) == 2
 
     async with database.transaction() as conn:
         await creation_store.attempted(conn, "2SR000000000002AAA", "still under way")
@@ -120,3 +128,24 @@ async def test_hand_over_reaches_the_background_in_order(database: Database) -> 
             jobs.hand_over(job("2SR000000000001AAA"), gate.hold("2SR000000000001AAA"))
             jobs.hand_over(job("2SR000000000002AAA"), gate.hold("2SR000000000002AAA"))
     assert got == ["2SR000000000001AAA", "2SR000000000002AAA"] and gate.in_flight == 0
+
+
+async def test_another_machines_signup_holds_a_slot_until_that_machine_is_gone(database: Database) -> None:
+    """A signup under way on another desktop counts against the team's capacity while that desktop heartbeats; once
+    it has been silent for longer than the lease timeout (its leases are reaped then too) the slot is free again,
+    so a machine that died mid-creation does not shrink the team's pool for good."""
+    pool = PoolService(database, PoolLimits(max_orgs=1), clock=lambda: NOW, holder=LeaseHolder.local())
+    gone_after = timedelta(minutes=15)
+    jobs = CreationJobs(database, "local", clock=lambda: NOW, gone_after=lambda: gone_after)
+    gate = CapacityGate(pool, lambda: None, jobs)
+    async with database.transaction() as conn:
+        await creation_store.add(conn, job("2SR000000000009AAA", holder="inst_other"))
+        await instance_store.beat(conn, "inst_other", "desk-b", utcnow() - timedelta(minutes=10))
+    assert await gate.used() == 1
+    assert await gate.reserve() is None
+
+    gone_after = timedelta(minutes=5)  # the same silence, now longer than the timeout
+    assert await gate.used() == 0
+    reservation = await gate.reserve()
+    assert reservation is not None
+    reservation.release()
