@@ -115,6 +115,14 @@ class OrgCredentials:
             log.error("%s; org auth URLs are not captured until it is fixed", exc.message)
             return None
 
+    def key_id(self) -> str:
+        """The id of the usable team key in force ("" when there is none): which sealed URLs this machine opens."""
+        try:
+            key = self.key()
+        except TeamKeyError:  # said at start (describe) and at each capture; a claim only ranks by it
+            return ""
+        return key.key_id if key is not None else ""
+
     # -- capture (machine A) ------------------------------------------------------------------------------------
 
     @property

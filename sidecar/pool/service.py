@@ -468,7 +468,15 @@ class PoolService:
                 org = None
             if org is None:
                 org = await store.lease_next(
-                    conn, agent_id, me, self.holder.machine_name, now, not_before, shape, limits.reuse_unknown_shapes
+                    conn,
+                    agent_id,
+                    me,
+                    self.holder.machine_name,
+                    now,
+                    not_before,
+                    shape,
+                    limits.reuse_unknown_shapes,
+                    self.credentials.key_id() if self.credentials is not None and self.credentials.shared else None,
                 )
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))

@@ -143,9 +143,15 @@ async def lease_next(
     not_before: datetime,
     shape: str | None = None,
     allow_unknown: bool = True,
+    key_id: str | None = None,
 ) -> ScratchOrg | None:
     """Lease the available org that expires first, among those still valid at `not_before`, hydrated (or never
-    hydrated) and of the wanted shape.
+    hydrated) and of the wanted shape; in a shared pool (`key_id` given: this machine's team key id, "" for none)
+    an org this machine's CLI can use comes first.
+
+    Usable: brought in by this instance, with no recorded origin (this machine's CLI knows it), or sealed with
+    this machine's team key (logged in with its URL). Another machine's org with no URL, or one sealed with another
+    key, is leased only when nothing usable fits, and its hand-over then says why (ORG_NOT_AUTHORIZED).
 
     With `shape`, only orgs of that shape qualify, and orgs of unknown shape (NULL) only when `allow_unknown`; an
     org of the wanted shape is preferred to an unknown one. The filter is in the statement itself (both the
@@ -156,10 +162,17 @@ async def lease_next(
     fits, order = "", ""
     fit_params: tuple[str | int, ...] = ()
     order_params: tuple[str, ...] = ()
+    if key_id is not None:
+        order = (
+            "CASE WHEN EXISTS (SELECT 1 FROM org_auth_urls a WHERE a.org_id = scratch_orgs.id"
+            " AND a.origin_instance <> ? AND (a.key_id IS NULL OR a.key_id <> ?)) THEN 1 ELSE 0 END, "
+        )
+        order_params = (holder, key_id)
     if shape is not None:
         fits = " AND (shape = ? OR (shape IS NULL AND ? = 1))"
         fit_params = (shape, 1 if allow_unknown else 0)
-        order, order_params = "CASE WHEN shape = ? THEN 0 ELSE 1 END, ", (shape,)
+        order += "CASE WHEN shape = ? THEN 0 ELSE 1 END, "
+        order_params += (shape,)
     return _org(
         await conn.fetch_one(
             "UPDATE scratch_orgs SET status = 'leased', assigned_agent_id = ?, holder_instance = ?,"

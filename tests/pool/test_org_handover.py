@@ -204,3 +204,30 @@ async def test_an_org_the_cli_cannot_show_is_still_registered_and_works_on_its_o
     with pytest.raises(OrgNotAuthorized) as caught:
         await b.pool.credentials.hand_over(org)  # type: ignore[union-attr]
     assert caught.value.data["reason"] == "noAuthUrl"
+
+
+async def test_a_claim_takes_an_org_this_desk_can_use_before_one_it_cannot(open_desks: list[Desk]) -> None:
+    """A desk without the key (or with another key) is handed another desk's sealed org only when nothing it can
+    use is free: its own orgs and orgs without a recorded origin come first, whatever their expiry; a desk with the
+    key takes the sealed org that expires first, as before."""
+    a, b, c, d = open_desks
+    soon, later = datetime.now(UTC) + timedelta(days=2), datetime.now(UTC) + timedelta(days=5)
+    put_org(a, "sealed")
+    sealed = await a.pool.register("sealed", username="test-sealed@example.com", expires_at=soon)
+    put_org(c, "own-c")
+    own_c = await c.pool.register("own-c", username="test-own-c@example.com", expires_at=later)
+    put_org(d, "own-d")
+    own_d = await d.pool.register("own-d", username="test-own-d@example.com", expires_at=later)
+
+    got_c = await c.pool.claim("agent-c")
+    got_d = await d.pool.claim("agent-d")
+    assert got_c is not None and got_c.id == own_c.id  # not the sealed org, which expires first
+    assert got_d is not None and got_d.id == own_d.id
+    got_b = await b.pool.claim("agent-b")
+    assert got_b is not None and got_b.id == sealed.id  # B holds A's key: expiry order
+    await b.pool.release(sealed.id, "agent-b")
+    # Nothing else is free: the unusable org is still handed out, and its hand-over says why.
+    second = await c.pool.claim("agent-c2")
+    assert second is not None and second.id == sealed.id
+    with pytest.raises(OrgNotAuthorized):
+        await c.pool.credentials.hand_over(second)  # type: ignore[union-attr]
