@@ -75,6 +75,8 @@ export class OrgPoolIndicator extends BaseElement {
     this._version = 0;
     /** @type {any} the latest `org:status` (or notification status) */
     this.status = null;
+    /** whether a status (or the reason there is none) has arrived: until then the label stays "Orgs: …" */
+    this._settled = false;
     /** @type {string | undefined} */
     this._problem = undefined;
     /** @type {ReturnType<typeof watchSidecar> | null} */
@@ -274,6 +276,7 @@ export class OrgPoolIndicator extends BaseElement {
   _setStatus(status, problem) {
     this.status = status;
     this._problem = problem;
+    this._settled = true;
     this._statusRender.request();
   }
 
@@ -284,8 +287,10 @@ export class OrgPoolIndicator extends BaseElement {
     const status = away ? null : this.status;
     const level = status?.indicator?.level ?? 'unknown';
     const available = Number(status?.available ?? 0);
+    // The sidecar's state can arrive before the first status: that is still loading, not "unavailable".
     const label = away === 'restarting' || away === 'retrying' ? 'Orgs: reconnecting…'
-      : status ? `Orgs: ${available}/${status.maxOrgs} available` : 'Orgs: unavailable';
+      : status ? `Orgs: ${available}/${status.maxOrgs} available`
+        : !away && !this._settled ? 'Orgs: …' : 'Orgs: unavailable';
     const words = status && (level === 'yellow' || level === 'red') ? levelWords(level) : '';
     const soon = Number(status?.expiringSoon ?? 0);
     this._dot.dataset.level = level;

@@ -206,6 +206,33 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     assert.equal(statusCalls(), callsBefore, 'updates came from org:changed, not from polling org:status');
   });
 
+  test('indicator: "Orgs: …" until the first status arrives, even when the sidecar\'s state answers first', async () => {
+    // The first org:status is held back until the page has its sidecar:state answer ("running"): the label must
+    // still say it is loading, never "unavailable" (the state alone says nothing about the pool).
+    /** @type {() => void} */
+    let releaseStatus = () => {};
+    const statusHeld = new Promise((resolve) => { releaseStatus = resolve; });
+    let stateAnswered = false;
+    const page = await browser.context.newPage();
+    pages.push(page);
+    await page.route('**/ipc/invoke', async (route) => {
+      const { channel } = JSON.parse(route.request().postData() ?? '{}');
+      if (channel === 'org:status') await statusHeld;
+      await route.continue();
+      if (channel === 'sidecar:state') stateAnswered = true;
+    });
+    await page.goto(`${server.url}?only=indicator`);
+    const label = () => page.locator('#indicator .label').textContent();
+    const deadline = Date.now() + 10_000;
+    while (!stateAnswered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(stateAnswered, 'the page asked sidecar:state');
+    await new Promise((r) => setTimeout(r, 300)); // its answer rendered
+    assert.equal(await label(), 'Orgs: …');
+    releaseStatus();
+    await waitForLabel(page, 'Orgs: 3/4 available');
+    await page.unroute('**/ipc/invoke');
+  });
+
   test('indicator: live update after a claim (by an agent in main, and through window.sweatshop)', async () => {
     const page = await open('indicator');
     const ind = indicator(page);
@@ -533,16 +560,21 @@ describe('components in Chromium under a strict CSP, backed by the real sidecar'
     await removeQa1.focus();
     const want = 'button|Remove qa1';
     assert.equal(await focusedLabel(page), want);
-    const others = orgs.filter((o) => o.alias === 'qa2' || o.alias === 'qa3');
+    // Two agents claim and release in turn; each change is awaited on the row it touched (whichever org the claim
+    // leased, qa1's own row included), so every one of the 20 really reached the list before focus is checked.
+    /** @type {Map<string, any>} */
+    const held = new Map();
     for (let i = 0; i < 20; i += 1) {
-      const target = others[i % 2];
-      const leased = i % 4 < 2;
-      if (leased) await B.client.request('org:claim', [`agent-f${i % 2}`]);
+      const agent = `agent-f${i % 2}`;
+      const leasing = i % 4 < 2;
+      const target = leasing ? await B.client.request('org:claim', [agent]) : held.get(agent);
+      assert.ok(target, `change ${i + 1}: an org for ${agent}`);
+      if (leasing) held.set(agent, target);
       else await B.client.request('org:release', [target.id]);
       await page.waitForFunction(({ id, status }) => {
         const l = document.querySelector('#home')?.shadowRoot?.querySelector('sweatshop-org-list.pool-orgs');
         return l?.shadowRoot?.querySelector(`tr[data-org-id="${id}"]`)?.getAttribute('data-status') === status;
-      }, { id: target.id, status: leased ? 'leased' : 'available' }).catch(() => {});
+      }, { id: target.id, status: leasing ? 'leased' : 'available' }, { timeout: 10_000 });
       assert.equal(await focusedLabel(page), want, `focus kept after change ${i + 1}`);
     }
 
