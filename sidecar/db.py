@@ -72,6 +72,7 @@ class Database:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._quick: sqlite3.Connection | None = None
         self._write_lock = anyio.Lock()
         self._identity: tuple[int, int] | None = None
         # Why writes are refused for good (the file was deleted or replaced); None while all is well.
@@ -88,6 +89,7 @@ class Database:
             await self._enable_wal(self._writer)
             await self.migrate(bundled_migrations() if migrations is None else migrations)
             self._reader = await self._connect()
+            self._quick = self._connect_quick()
             self._identity = self._stat_identity()
         except BaseException as exc:
             await self.close()
@@ -184,7 +186,22 @@ class Database:
             raise
         return conn
 
+    def _connect_quick(self) -> sqlite3.Connection:
+        """A plain sqlite3 connection for reads on the event loop's own thread (see quick_reader)."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: a busy read goes to the reader's thread
+            conn.execute("PRAGMA query_only=ON")  # reads only, whatever a caller sends it
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     async def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
         with anyio.CancelScope(shield=True):
             for conn in (self._reader, self._writer):
                 if conn is not None:
@@ -236,6 +253,14 @@ class Database:
         if self._reader is None:
             raise RuntimeError("database is not open")
         return self._reader
+
+    @property
+    def quick_reader(self) -> sqlite3.Connection | None:
+        """The same file read without aiosqlite's thread hop, for the short reads of the hot paths (org:status, the
+        claim's pre-check): a WAL read never waits for the writer, so running it on the loop costs ~10 us where the
+        hop to the reader's thread costs ~80 us. It never waits (busy_timeout 0) and only reads (query_only); a
+        read it cannot do at once (a checkpoint, WAL recovery) goes to `reader` instead."""
+        return self._quick
 
     async def migrate(self, migrations: Iterable[tuple[int, str, str]]) -> list[int]:
         """Apply each pending migration in its own transaction with its version row; safe if two processes race.

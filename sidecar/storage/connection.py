@@ -7,6 +7,7 @@ spelling `sidecar/storage/dialect.py` describes; it never imports a driver.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -79,6 +80,25 @@ class SqliteConnection(_Common):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         # One trip to aiosqlite's thread (execute then fetch would be two).
         return list(await self.raw.execute_fetchall(sql, SQLITE.params(params)))  # type: ignore[arg-type]
+
+
+class SqliteReader(SqliteConnection):
+    """The SQLite reader: each read runs first on the loop's own thread (sidecar/db.py's quick_reader, no thread
+    hop), and on aiosqlite's reader thread when that cannot answer at once (busy) or fails, so every error a caller
+    sees is the one the worker-thread reader gives, as before."""
+
+    def __init__(self, raw: aiosqlite.Connection, quick: sqlite3.Connection | None) -> None:
+        super().__init__(raw)
+        self._quick = quick
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        quick = self._quick
+        if quick is not None:
+            try:
+                return list(quick.execute(sql, SQLITE.params(params)).fetchall())
+            except sqlite3.Error:
+                pass  # busy at this instant, or a fault: the reader's thread decides (and waits, and raises)
+        return await super().fetch_all(sql, params)
 
 
 class PostgresConnection(_Common):

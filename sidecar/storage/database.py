@@ -24,7 +24,7 @@ import anyio
 
 from sidecar.db import Database as SqliteFile
 from sidecar.storage.availability import Availability, is_connection_loss
-from sidecar.storage.connection import Connection, PostgresConnection, PostgresReader, SqliteConnection
+from sidecar.storage.connection import Connection, PostgresConnection, PostgresReader, SqliteConnection, SqliteReader
 from sidecar.storage.dialect import Dialect, postgres_dialect
 from sidecar.storage.url import DatabaseTarget, Engine
 
@@ -71,12 +71,12 @@ class SqliteDatabase:
         """The storage idiom over a `sidecar.db.Database` someone else opened (and will close)."""
         made = cls(file.path)
         made.file = file
-        made._reader = SqliteConnection(file.reader)
+        made._reader = SqliteReader(file.reader, file.quick_reader)
         return made
 
     async def open(self, migrations: Iterable[tuple[int, str, str]] | None = None) -> None:
         await self.file.open(migrations)
-        self._reader = SqliteConnection(self.file.reader)
+        self._reader = SqliteReader(self.file.reader, self.file.quick_reader)
 
     async def close(self) -> None:
         self._reader = None
