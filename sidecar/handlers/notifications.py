@@ -17,18 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sidecar.events import Listeners
 from sidecar.pool.models import ChangeReason, DiscoveryReport, PoolStatus, ScratchOrg, SkippedOrg
 from sidecar.pool.service import ExpiryWarning, PoolChange, PoolService, WarningKind
-from sidecar.provisioning.models import (
-    AgentStatusEvent,
-    ProvisioningEvent,
-    RunStatusChanged,
-    TerminalChunk,
-    TerminalOutput,
-)
 from sidecar.rpc import NotificationSpec
 from sidecar.wiremodel import WireModel
 
 if TYPE_CHECKING:
     from sidecar.governance.service import GovernanceChangeReason, GovernanceService
+    from sidecar.provisioning.models import ProvisioningEvent
 
 Notify = Callable[[str, WireModel], Awaitable[None]]
 PoolStatusReader = Callable[[], Awaitable[PoolStatus]]
@@ -102,18 +96,25 @@ ORG_NOTIFICATIONS = [
         "A leased org expires soon: at orgPool.expiryWarningHours and at 1 hour before, once each.",
     ),
 ]
-PROVISIONING_NOTIFICATIONS = [
-    NotificationSpec(
-        TERMINAL_OUTPUT,
-        TerminalOutput,
-        "Output of every `sf` command run for an agent, live, in order within a stream, secrets masked.",
-    ),
-    NotificationSpec(
-        AGENT_STATUS,
-        AgentStatusEvent,
-        "The agent's provisioning status: PROVISIONING (with the step), QUEUED, QA_READY or ERROR.",
-    ),
-]
+
+
+@functools.cache
+def provisioning_notifications() -> list[NotificationSpec]:
+    """Built on first use, as governance's are: the provisioning models load after the first `org:status`."""
+    from sidecar.provisioning.models import AgentStatusEvent, TerminalOutput
+
+    return [
+        NotificationSpec(
+            TERMINAL_OUTPUT,
+            TerminalOutput,
+            "Output of every `sf` command run for an agent, live, in order within a stream, secrets masked.",
+        ),
+        NotificationSpec(
+            AGENT_STATUS,
+            AgentStatusEvent,
+            "The agent's provisioning status: PROVISIONING (with the step), QUEUED, QA_READY or ERROR.",
+        ),
+    ]
 
 
 class Notifications:
@@ -164,6 +165,8 @@ class Notifications:
         events.subscribe(self.provisioning_event)
 
     async def provisioning_event(self, event: ProvisioningEvent) -> None:
+        from sidecar.provisioning.models import AgentStatusEvent, RunStatusChanged, TerminalChunk, TerminalOutput
+
         if isinstance(event, TerminalChunk):
             await self._notify(
                 TERMINAL_OUTPUT, TerminalOutput(agent_id=event.agent_id, stream=event.stream, data=event.text)

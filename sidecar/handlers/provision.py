@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sidecar.errors import ErrorCode as E
-from sidecar.handlers.notifications import PROVISIONING_NOTIFICATIONS
+from sidecar.handlers.notifications import provisioning_notifications
 from sidecar.pool.models import ScratchOrg
 from sidecar.pool.orphans import OrphanOrg
 from sidecar.provisioning.devhub import HubLimits
@@ -22,7 +22,7 @@ from sidecar.rpc import NoParams, rpc_method
 from sidecar.wiremodel import StrictStr, WireModel
 
 # The wire names and shapes of provisioning's notifications live in notifications.py; wire.py reads them here.
-NOTIFICATIONS = PROVISIONING_NOTIFICATIONS
+NOTIFICATIONS = provisioning_notifications()
 
 
 class AgentParams(WireModel):
