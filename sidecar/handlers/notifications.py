@@ -162,26 +162,28 @@ class Notifications:
         governance.subscribe(changed)
 
     def watch_provisioning(self, events: Listeners[ProvisioningEvent]) -> None:
-        events.subscribe(self.provisioning_event)
-
-    async def provisioning_event(self, event: ProvisioningEvent) -> None:
+        # Imported here, once: provisioning's models load after the first `org:status` (see provisioning_notifications),
+        # and terminal:output is the busiest notification, so its handler must not import on every line.
         from sidecar.provisioning.models import AgentStatusEvent, RunStatusChanged, TerminalChunk, TerminalOutput
 
-        if isinstance(event, TerminalChunk):
-            await self._notify(
-                TERMINAL_OUTPUT, TerminalOutput(agent_id=event.agent_id, stream=event.stream, data=event.text)
-            )
-        elif isinstance(event, RunStatusChanged):
-            await self._notify(
-                AGENT_STATUS,
-                AgentStatusEvent(
-                    agent_id=event.agent_id,
-                    status=event.status,
-                    step=event.step,
-                    errors=list(event.errors),
-                    warnings=list(event.warnings),
-                ),
-            )
+        async def changed(event: ProvisioningEvent) -> None:
+            if isinstance(event, TerminalChunk):
+                await self._notify(
+                    TERMINAL_OUTPUT, TerminalOutput(agent_id=event.agent_id, stream=event.stream, data=event.text)
+                )
+            elif isinstance(event, RunStatusChanged):
+                await self._notify(
+                    AGENT_STATUS,
+                    AgentStatusEvent(
+                        agent_id=event.agent_id,
+                        status=event.status,
+                        step=event.step,
+                        errors=list(event.errors),
+                        warnings=list(event.warnings),
+                    ),
+                )
+
+        events.subscribe(changed)
 
     async def discovery(self, report: DiscoveryReport) -> None:
         await self._notify(ORG_DISCOVERY, OrgDiscovery(**report.model_dump()))

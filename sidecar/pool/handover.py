@@ -28,6 +28,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ URL_FILE = "auth-url"  # not *.json: the CLI would read a file so named as a JSO
 SHOW_ARGS = ("org", "auth", "show-sfdx-auth-url")
 LOGIN_ARGS = ("org", "login", "sfdx-url")
 CAPTURE_TIMEOUT_SECONDS = 120.0
+KEY_ID_SECONDS = 5.0
 
 
 class JsonRunner(Protocol):
@@ -87,6 +89,7 @@ class OrgCredentials:
         self._timeout = timeout
         self._logged_in: set[str] = set()
         self._login_lock = anyio.Lock()  # two sf:run of one agent at once log in once
+        self._key_id: tuple[float, str] | None = None  # (when read, the id) for key_id()
         self.sweep()
 
     # -- the key ------------------------------------------------------------------------------------------------
@@ -116,12 +119,19 @@ class OrgCredentials:
             return None
 
     def key_id(self) -> str:
-        """The id of the usable team key in force ("" when there is none): which sealed URLs this machine opens."""
-        try:
-            key = self.key()
-        except TeamKeyError:  # said at start (describe) and at each capture; a claim only ranks by it
-            return ""
-        return key.key_id if key is not None else ""
+        """The id of the usable team key in force ("" when there is none): which sealed URLs this machine opens.
+
+        Every claim of a shared pool ranks by it, so it is read again (env, key file, HMAC) at most every
+        KEY_ID_SECONDS, not per claim: a key changed a moment ago only reorders a claim or two, and the hand-over
+        itself always reads the key afresh."""
+        now = time.monotonic()
+        if self._key_id is None or now - self._key_id[0] >= KEY_ID_SECONDS:
+            try:
+                key = self.key()
+            except TeamKeyError:  # said at start (describe) and at each capture; a claim only ranks by it
+                key = None
+            self._key_id = (now, key.key_id if key is not None else "")
+        return self._key_id[1]
 
     # -- capture (machine A) ------------------------------------------------------------------------------------
 

@@ -476,12 +476,17 @@ class PoolService:
                     not_before,
                     shape,
                     limits.reuse_unknown_shapes,
-                    self.credentials.key_id() if self.credentials is not None and self.credentials.shared else None,
+                    self._team_key_id(),
                 )
                 if org is not None:
                     changes.append(PoolChange(ChangeReason.CLAIMED, org, agent_id))
         await self._announce(changes)
         return org
+
+    def _team_key_id(self) -> str | None:
+        """On a shared pool, this machine's team key id for the claim's ranking ("" without a key); None alone."""
+        credentials = self.credentials
+        return credentials.key_id() if credentials is not None and credentials.shared else None
 
     # -- what an org holds of the project (delta deploys, hydration) ------------------------------------------------
 

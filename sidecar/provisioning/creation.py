@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 
 from sidecar.errors import AlreadyExists, CapacityReached, SfFailed, SfUnavailable, StepTimeout
-from sidecar.pool.instances import lease_timeout, live_since
+from sidecar.pool.instances import live_since
 from sidecar.pool.models import ALIAS_PATTERN, Hydration, OrgSource, OrgStatus, ScratchOrg
 from sidecar.pool.service import PoolService
 from sidecar.pool.shapes import DefinitionError, Shape, shape_of_file
@@ -167,8 +167,8 @@ class CreationJobs:
         self,
         db: Database,
         holder: str,
+        gone_after: Callable[[], timedelta],
         clock: Clock = utcnow,
-        gone_after: Callable[[], timedelta] = lambda: lease_timeout(OrgPoolSettings().leaseTimeoutMinutes),
     ) -> None:
         self._db = db
         self.holder = holder

@@ -84,7 +84,7 @@ class ProvisioningService:
             pool,
             self.wake,
             CreationJobs(
-                db, pool.holder.instance_id, clock, lambda: lease_timeout(settings.current.org_pool.leaseTimeoutMinutes)
+                db, pool.holder.instance_id, lambda: lease_timeout(settings.current.org_pool.leaseTimeoutMinutes), clock
             ),
         )
         self.creations = CreationResumer(self.gate.jobs, self.gate, pool, sf, settings)

@@ -87,17 +87,15 @@ class SqliteReader(SqliteConnection):
     hop), and on aiosqlite's reader thread when that cannot answer at once (busy) or fails, so every error a caller
     sees is the one the worker-thread reader gives, as before."""
 
-    def __init__(self, raw: aiosqlite.Connection, quick: sqlite3.Connection | None) -> None:
+    def __init__(self, raw: aiosqlite.Connection, quick: sqlite3.Connection) -> None:
         super().__init__(raw)
         self._quick = quick
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        quick = self._quick
-        if quick is not None:
-            try:
-                return list(quick.execute(sql, SQLITE.params(params)).fetchall())
-            except sqlite3.Error:
-                pass  # busy at this instant, or a fault: the reader's thread decides (and waits, and raises)
+        try:
+            return list(self._quick.execute(sql, SQLITE.params(params)).fetchall())
+        except sqlite3.Error:
+            pass  # busy at this instant, or a fault: the reader's thread decides (and waits, and raises)
         return await super().fetch_all(sql, params)
 
 

@@ -231,3 +231,19 @@ async def test_a_claim_takes_an_org_this_desk_can_use_before_one_it_cannot(open_
     assert second is not None and second.id == sealed.id
     with pytest.raises(OrgNotAuthorized):
         await c.pool.credentials.hand_over(second)  # type: ignore[union-attr]
+
+
+async def test_the_claims_key_id_is_read_at_most_every_few_seconds_not_per_claim(open_desks: list[Desk]) -> None:
+    """Every claim of a shared pool ranks by the team key's id; reading the key (environment or key file, then an
+    HMAC) for each one would put file I/O on the claim's path, so the id is kept for KEY_ID_SECONDS."""
+    a = open_desks[0]
+    reads: list[int] = []
+
+    def counted_key() -> TeamKey:
+        reads.append(1)
+        return KEY
+
+    holder = LeaseHolder("inst_counted", lambda: "counted")
+    credentials = OrgCredentials(a.db, SfClient(lambda: str(executable_path())), holder, counted_key, a.home)
+    ids = {credentials.key_id() for _ in range(50)}
+    assert ids == {KEY.key_id} and len(reads) == 1

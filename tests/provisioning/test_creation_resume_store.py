@@ -22,6 +22,7 @@ from tests.support.postgres import database, database_target, postgres_server, p
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+LEASE_TIMEOUT = timedelta(minutes=15)  # orgPool.leaseTimeoutMinutes' default
 
 
 def job(job_id: str, holder: str = "local", *, minutes: int = 0, agent: str | None = "a1") -> JobRow:
@@ -76,7 +77,7 @@ async def test_jobs_are_kept_per_instance_oldest_first(database: Database) -> No
 async def test_a_signup_counts_against_max_orgs_once(database: Database) -> None:
     pool = PoolService(database, PoolLimits(max_orgs=2), clock=lambda: NOW, holder=LeaseHolder.local())
     woken: list[int] = []
-    jobs = CreationJobs(database, "local", clock=lambda: NOW)
+    jobs = CreationJobs(database, "local", lambda: LEASE_TIMEOUT, clock=lambda: NOW)
     gate = CapacityGate(pool, lambda: woken.append(1), jobs)
     assert await gate.used() == 0
 
@@ -111,7 +112,7 @@ async def test_a_signup_counts_against_max_orgs_once(database: Database) -> None
 
 async def test_hand_over_reaches_the_background_in_order(database: Database) -> None:
     pool = PoolService(database, PoolLimits(max_orgs=4), clock=lambda: NOW, holder=LeaseHolder.local())
-    jobs = CreationJobs(database, "local", clock=lambda: NOW)
+    jobs = CreationJobs(database, "local", lambda: LEASE_TIMEOUT, clock=lambda: NOW)
     gate = CapacityGate(pool, lambda: None, jobs)
     got: list[str] = []
 
@@ -136,7 +137,7 @@ async def test_another_machines_signup_holds_a_slot_until_that_machine_is_gone(d
     so a machine that died mid-creation does not shrink the team's pool for good."""
     pool = PoolService(database, PoolLimits(max_orgs=1), clock=lambda: NOW, holder=LeaseHolder.local())
     gone_after = timedelta(minutes=15)
-    jobs = CreationJobs(database, "local", clock=lambda: NOW, gone_after=lambda: gone_after)
+    jobs = CreationJobs(database, "local", lambda: gone_after, clock=lambda: NOW)
     gate = CapacityGate(pool, lambda: None, jobs)
     async with database.transaction() as conn:
         await creation_store.add(conn, job("2SR000000000009AAA", holder="inst_other"))

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.anyio
 
 A_DEF = {"orgName": "QA", "edition": "Developer"}
 B_DEF = {"orgName": "QA", "edition": "Enterprise", "features": ["PersonAccounts"]}
+LEASE_TIMEOUT = timedelta(minutes=15)  # orgPool.leaseTimeoutMinutes' default
 
 
 def repo_with_two_definitions(root: Path) -> Path:
@@ -102,7 +103,7 @@ async def make_warm(db: Database, tmp_path: Path, fake: FakeSf) -> Warm:
     clock.now = utcnow()  # the fake sf's expiry dates are real dates: the pool's clock starts at now
     sf = SfClient(lambda: store.current.org_pool.sfPath, env=fake.env)
     pool = PoolService(db, SettingsLimits(store), clock=clock, remote=CliRemoteOrgs(sf))
-    gate = CapacityGate(pool, lambda: None, CreationJobs(db, pool.holder.instance_id, clock))
+    gate = CapacityGate(pool, lambda: None, CreationJobs(db, pool.holder.instance_id, lambda: LEASE_TIMEOUT, clock))
 
     async def no_queue() -> int:
         return 0

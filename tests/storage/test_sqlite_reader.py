@@ -39,7 +39,6 @@ async def test_a_read_the_loop_thread_cannot_do_is_answered_by_the_reader_thread
         async with db.transaction() as conn:
             await conn.execute("UPDATE pool_state SET max_orgs = 8 WHERE id = 1")
         quick = db.file.quick_reader
-        assert quick is not None
         quick.close()
         with pytest.raises(sqlite3.ProgrammingError):
             quick.execute("SELECT 1")
@@ -55,7 +54,6 @@ async def test_the_loop_thread_connection_only_reads(tmp_path: Path) -> None:
     await db.open()
     try:
         quick = db.file.quick_reader
-        assert quick is not None
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             quick.execute("UPDATE pool_state SET max_orgs = 1 WHERE id = 1")
         assert quick.execute("PRAGMA busy_timeout").fetchone()[0] == 0  # it never waits on the loop
